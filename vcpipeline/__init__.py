@@ -1,0 +1,1 @@
+"""Victims Code compliance pipeline."""
