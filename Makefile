@@ -1,0 +1,43 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make demo` and `make test`.
+# uv is bootstrapped into .tools/ when it is not already on PATH; the environment lives in .venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+# Never fetch a Python build: use the interpreter this machine has.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup demo test test-postgres lint bench airflow clean
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+setup: $(VENV)/.synced
+
+demo: setup  ## generate a synthetic force and run the pipeline on the embedded SQLite warehouse
+	$(BIN)/vcp demo
+
+test: setup  ## the test suite (PostgreSQL too when VCP_TEST_POSTGRES_URL is set)
+	$(BIN)/pytest
+
+test-postgres: setup  ## the suite with the warehouse tests also on the local PostgreSQL
+	VCP_TEST_POSTGRES_URL=$${VCP_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup  ## benchmark scripts; figures go in docs/performance.md
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+airflow: setup  ## Airflow's UI on http://localhost:8080 with this project's DAGs
+	$(BIN)/python -m vcpipeline.orchestration.standalone
+
+clean:
+	rm -rf var out .pytest_cache .ruff_cache .hypothesis
