@@ -1,0 +1,96 @@
+"""`vcp generate`: build the synthetic force's four source systems on disk.
+
+    vcp generate [--out DIR] [--crimes N] [--start DATE --days N | --quarter 2026Q3]
+                 [--seed 42] [--tail-days 14] [--summary] [--summary-csv FILE]
+
+Writes DIR/sources/*.db and DIR/landing/{victim_support,witness_care}/ (DIR defaults to the
+var folder), exactly where `sources.toml` looks. `--summary` prints the on-time rates measured
+in what was generated, per department and rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+DEFAULT_CRIMES = 80_000   # one quarter of a force the size of West Midlands Police
+DEFAULT_START = date(2026, 7, 1)
+DEFAULT_DAYS = 92
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="generate the synthetic force's source systems",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--out", type=Path, default=None,
+                        help="root folder for sources/ and landing/ (default: the var folder)")
+    parser.add_argument("--crimes", type=int, default=DEFAULT_CRIMES, help="crimes to generate")
+    parser.add_argument("--start", type=date.fromisoformat, default=None,
+                        help="first local report date, YYYY-MM-DD (default 2026-07-01)")
+    parser.add_argument("--days", type=int, default=None, help="days of reports (default 92)")
+    parser.add_argument("--quarter", default=None, help="a calendar quarter instead, e.g. 2026Q3")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
+    parser.add_argument("--tail-days", type=int, default=14,
+                        help="days after the last report day at which the extract is taken")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the measured on-time rates per department and rule")
+    parser.add_argument("--summary-csv", type=Path, default=None,
+                        help="also write the measured rates as CSV")
+    parser.set_defaults(func=run)
+
+
+def quarter_window(quarter: str) -> tuple[date, int]:
+    """`2026Q3` → (first day, number of days)."""
+    from vcpipeline.cli import UsageError
+
+    match = re.fullmatch(r"(\d{4})\s*-?\s*Q([1-4])", quarter.strip(), flags=re.IGNORECASE)
+    if not match:
+        raise UsageError(f"--quarter must look like 2026Q3, got {quarter!r}")
+    year, number = int(match.group(1)), int(match.group(2))
+    first = date(year, 3 * number - 2, 1)
+    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return first, (following - first).days
+
+
+def run(args: argparse.Namespace) -> int:
+    from vcpipeline.cli import UsageError
+
+    if args.quarter and (args.start or args.days):
+        raise UsageError("give either --quarter or --start/--days, not both")
+    if args.quarter:
+        start, days = quarter_window(args.quarter)
+    else:
+        start, days = args.start or DEFAULT_START, args.days or DEFAULT_DAYS
+    if args.crimes < 1 or days < 1 or args.tail_days < 0:
+        raise UsageError("--crimes and --days must be positive and --tail-days not negative")
+
+    from vcpipeline.settings import var_dir
+    from vcpipeline.sources.config import load_source_config
+    from vcpipeline.synth.force import ForceSpec, generate_force
+    from vcpipeline.synth.write import write_force
+
+    root = args.out if args.out is not None else var_dir()
+    configs = load_source_config(var=root)
+    spec = ForceSpec(crimes=args.crimes, start=start, days=days, seed=args.seed, tail_days=args.tail_days)
+    force = generate_force(spec, configs)
+    write_force(force.native, configs)
+    bad = force.bad_rows.groupby("kind").size()
+    print(f"vcp generate: {spec.crimes} crimes reported {spec.start}..+{spec.days}d, seed {spec.seed}, "
+          f"extract taken at {spec.extracted_at.strftime('%Y-%m-%dT%H:%M:%SZ')}, into {root}; bad rows: "
+          + ", ".join(f"{kind} {count}" for kind, count in bad.items()), file=sys.stderr)
+
+    if args.summary or args.summary_csv:
+        from vcpipeline.synth.summary import canonical_rows, measured_rates, rates_table
+
+        rates = measured_rates(canonical_rows(force.native, configs), spec.extracted_at)
+        if args.summary_csv:
+            args.summary_csv.parent.mkdir(parents=True, exist_ok=True)
+            rates.to_csv(args.summary_csv, index=False, lineterminator="\n")
+        if args.summary:
+            print(f"On-time rates (%) measured in the generated rows, as of {spec.extracted_at:%Y-%m-%d %H:%M} UTC")
+            print(rates_table(rates).to_string())
+    return 0
