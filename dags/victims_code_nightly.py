@@ -1,0 +1,96 @@
+"""
+### Victims Code nightly run
+
+Every night at 02:00 Europe/London: for each source system configured in
+`vcpipeline/sources/sources.toml`, extract the changes of the data interval (the previous
+02:00 to this 02:00, local), validate them and load them into the warehouse as one batch
+(one mapped task per source). When every source has loaded, evaluate each victim's Victims
+Code obligations as of the end of the interval and store the compliance summaries that the
+morning alerts and the board report read.
+
+Reruns and backfills of a night repeat exactly that night's work: every step is keyed on the
+run's data interval, never on "now".
+
+**Deadline**: the run must finish by 07:00 local; if not, the data-engineering address
+(Variable `vcp_data_engineering_email`) is e-mailed through connection `vcp_smtp`. Task
+failures (after retries) go to the same address. The warehouse is connection `vcp_warehouse`.
+See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pendulum
+from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, dag, task
+from vcp_scheduling import DataIntervalEndDeadline  # plugins/ is on Airflow's sys.path
+
+from vcpipeline.orchestration import assets
+from vcpipeline.orchestration.notify import email_missed_deadline, task_failure_notifier
+
+LONDON = "Europe/London"
+
+
+@dag(
+    dag_id="victims_code_nightly",
+    # A data-interval schedule: consecutive runs tile local days exactly, across clock changes.
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=LONDON),
+    start_date=pendulum.datetime(2026, 1, 1, tz=LONDON),
+    catchup=False,
+    max_active_runs=1,
+    tags=["victims-code", "nightly", "warehouse"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "data-engineering",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": task_failure_notifier(),
+    },
+    deadline=DeadlineAlert(
+        reference=DataIntervalEndDeadline(),
+        interval=timedelta(hours=5),  # 02:00 + 5 h = 07:00 local, every night
+        callback=AsyncCallback(email_missed_deadline),
+        name="finished by 07:00 local",
+    ),
+)
+def victims_code_nightly() -> None:
+    @task
+    def configured_sources() -> list[str]:
+        from vcpipeline import nightly
+
+        return nightly.configured_sources()
+
+    @task(outlets=list(assets.LOADED_BY_BATCH), map_index_template="{{ task.op_kwargs['source'] }}")
+    def extract_validate_load(
+        source: str,
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+    ) -> dict:
+        from vcpipeline import nightly
+        from vcpipeline.orchestration.connections import warehouse_url
+
+        return nightly.extract_validate_load(
+            source, data_interval_start, data_interval_end, warehouse_url()
+        )
+
+    @task(outlets=[assets.OBLIGATIONS])
+    def evaluate_obligations(batches: list[dict], data_interval_end: datetime | None = None) -> dict:
+        from vcpipeline import nightly
+        from vcpipeline.orchestration.connections import warehouse_url
+
+        return nightly.evaluate_obligations(data_interval_end, warehouse_url())
+
+    @task(outlets=[assets.SUMMARIES])
+    def load_summaries(obligations: dict, data_interval_end: datetime | None = None) -> dict:
+        from vcpipeline import nightly
+        from vcpipeline.orchestration.connections import warehouse_url
+
+        return nightly.load_summaries(data_interval_end, warehouse_url())
+
+    batches = extract_validate_load.expand(source=configured_sources())
+    load_summaries(evaluate_obligations(batches))
+
+
+victims_code_nightly()
