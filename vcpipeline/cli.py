@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vcpipeline.synth.commands",       # vcp generate
     "vcpipeline.rules.commands",       # vcp sla
     "vcpipeline.sampling.commands",    # vcp sample
+    "vcpipeline.alerts.commands",      # vcp alerts
 )
 
 
@@ -50,6 +51,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise
+        print(f"vcp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _is_input_error(exc: Exception) -> bool:
+    """A `parsing.InputError` (unusable input: one line), checked without importing pandas."""
+    parsing = sys.modules.get("vcpipeline.parsing")
+    return parsing is not None and isinstance(exc, parsing.InputError)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""The nightly task's way of sending: the smtp provider's `SmtpHook` on connection `vcp_smtp`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from vcpipeline.alerts.log import read_sent_messages
+from vcpipeline.alerts.reference import store_team_leads
+
+from .conftest import AS_OF, TEAMS, night_one, store_night
+
+
+@pytest.mark.slow  # importing Airflow and its provider takes ~10 s
+def test_nightly_alerts_go_through_the_smtp_hook_from_its_connection(
+    engine, migrated_warehouse, mail_sink, monkeypatch, tmp_path
+):
+    if "airflow" not in sys.modules:  # do not let Airflow write a config into the real home
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("AIRFLOW_CONN_VCP_SMTP", json.dumps({
+        "conn_type": "smtp", "host": mail_sink.host, "port": mail_sink.port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "alerts@force.example"},
+    }))
+    from vcpipeline.alerts.run import send_nightly_alerts
+
+    store_night(engine, night_one())
+    with engine.begin() as conn:
+        store_team_leads(conn, TEAMS, AS_OF.to_pydatetime())
+    summary = send_nightly_alerts(AS_OF.to_pydatetime(), migrated_warehouse)
+    assert summary["sent"] == 3
+    messages = mail_sink.messages()
+    assert {m["From"] for m in messages} == {"alerts@force.example"}  # the connection's sender
+    assert all([p.get_content_type() for p in m.iter_parts()] == ["text/plain", "text/html"]
+               for m in messages)
+    with engine.connect() as conn:
+        assert len(read_sent_messages(conn)) == 3

@@ -1,0 +1,128 @@
+"""The data-engineering digest: one e-mail a night when the data itself needs attention.
+
+Sent when a source's batch failed (a GX batch-level failure, or the load), a source delivered
+nothing, a source's quarantine rate is above the threshold, or crimes could not be routed to any
+team lead. Pure, like `compose`: it names sources, counts and expectation names, never rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from email.message import EmailMessage
+
+import numpy as np
+import pandas as pd
+
+from vcpipeline.alerts.compose import (
+    DEFAULT_SENDER,
+    build_email,
+    local_day_label,
+    render_template,
+    utc_instant,
+)
+from vcpipeline.calendar import local_dates
+
+DEFAULT_QUARANTINE_THRESHOLD = 0.02
+DIGEST_KEY_PREFIX = "data-engineering"
+
+
+def digest_message_key(as_of: pd.Timestamp) -> str:
+    """`data-engineering/2026-04-02`: one digest per night."""
+    day = local_dates(pd.DatetimeIndex([utc_instant(as_of)]))[0]
+    return f"{DIGEST_KEY_PREFIX}/{np.datetime_as_string(day, unit='D')}"
+
+
+def compose_data_engineering_digest(
+    batches: pd.DataFrame,
+    quarantine_rates: Mapping[str, float] | pd.Series | None = None,
+    threshold: float = DEFAULT_QUARANTINE_THRESHOLD,
+    data_docs_url: str = "",
+    *,
+    recipient: str,
+    as_of: pd.Timestamp,
+    expected_sources: Iterable[str] = (),
+    unrouted_crimes: int = 0,
+    sender: str = DEFAULT_SENDER,
+) -> EmailMessage | None:
+    """The night's digest for `recipient`, or None when there is nothing to report.
+
+    `batches`: the night's load batches (source_system, status, rows_extracted, rows_loaded,
+    rows_quarantined; optionally `failed_expectations`, names only). `quarantine_rates` by
+    source default to rows_quarantined / rows_extracted. A source in `expected_sources` with no
+    batch counts as having delivered nothing.
+    """
+    rows = _batch_rows(batches, quarantine_rates)
+    problems = _problems(rows, threshold, expected_sources, unrouted_crimes)
+    if not problems:
+        return None
+    as_of = utc_instant(as_of)
+    today = local_dates(pd.DatetimeIndex([as_of]))[0]
+    context = {
+        "as_of_date": local_day_label(today),
+        "problems": problems,
+        "data_docs_url": data_docs_url or "(not configured)",
+        "batches": [
+            {**row, "quarantine_rate": _share(row["quarantine_rate"])} for row in rows.to_dict("records")
+        ],
+        "threshold": _share(threshold),
+    }
+    noun = "problem" if len(problems) == 1 else "problems"
+    subject = f"Victims Code pipeline: {len(problems)} data {noun} in the night to {context['as_of_date']}"
+    return build_email(
+        recipient, subject,
+        render_template("data_engineering_digest.txt.j2", context),
+        render_template("data_engineering_digest.html.j2", context),
+        digest_message_key(as_of), as_of, sender,
+    )
+
+
+def _batch_rows(batches: pd.DataFrame, quarantine_rates: Mapping[str, float] | pd.Series | None
+                ) -> pd.DataFrame:
+    rows = pd.DataFrame({
+        "source": batches["source_system"].astype(str),
+        "status": batches["status"].astype(str),
+        **{c: pd.to_numeric(batches[c]).fillna(0).astype(int)
+           for c in ("rows_extracted", "rows_loaded", "rows_quarantined")},
+    })
+    computed = rows["rows_quarantined"] / rows["rows_extracted"].where(rows["rows_extracted"] > 0)
+    given = pd.Series(dict(quarantine_rates or {}), dtype=float)
+    rows["quarantine_rate"] = rows["source"].map(given).fillna(computed).fillna(0.0)
+    if "failed_expectations" in batches.columns:
+        rows["failed_expectations"] = batches["failed_expectations"].map(_names).to_numpy()
+    else:
+        rows["failed_expectations"] = ""
+    return rows.sort_values("source", ignore_index=True)
+
+
+def _problems(rows: pd.DataFrame, threshold: float, expected_sources: Iterable[str],
+              unrouted_crimes: int) -> list[str]:
+    problems = []
+    for row in rows.itertuples(index=False):  # one row per source: a handful
+        if row.status == "failed":
+            failed = f" ({row.failed_expectations})" if row.failed_expectations else ""
+            problems.append(f"{row.source}: the batch failed and was not loaded{failed}")
+        elif row.status == "running":
+            problems.append(f"{row.source}: the batch never finished")
+        elif row.rows_extracted == 0:
+            problems.append(f"{row.source}: delivered no rows")
+        if row.quarantine_rate > threshold:
+            problems.append(f"{row.source}: {_share(row.quarantine_rate)} of rows quarantined "
+                            f"({row.rows_quarantined} of {row.rows_extracted}), above {_share(threshold)}")
+    problems.extend(f"{source}: delivered nothing (no batch this night)"
+                    for source in sorted(set(expected_sources) - set(rows["source"])))
+    if unrouted_crimes:
+        problems.append(f"{unrouted_crimes} crime(s) with something to alert have no team lead and no "
+                        "department default lead in the team reference data")
+    return problems
+
+
+def _names(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    return ", ".join(str(v) for v in value)  # type: ignore[union-attr]
+
+
+def _share(value: float) -> str:
+    return f"{100 * value:.1f}%"

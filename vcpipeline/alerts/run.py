@@ -1,0 +1,173 @@
+"""One morning's alerts end to end: read the warehouse, compose, deliver. Used by `vcp alerts`
+and by the nightly DAG's alert task, so both do exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from vcpipeline.alerts.compose import (
+    BREACH_LOOKBACK,
+    DEFAULT_SENDER,
+    KEY_HEADER,
+    TeamAlert,
+    allowed_columns,
+    compose_team_alerts,
+    route_to_leads,
+    routing_counts,
+    utc_instant,
+)
+from vcpipeline.alerts.deliver import DeliveryReport, Send, deliver, eml_writer
+from vcpipeline.alerts.digest import DEFAULT_QUARANTINE_THRESHOLD, compose_data_engineering_digest
+from vcpipeline.alerts.log import read_already_alerted
+from vcpipeline.alerts.reference import read_team_leads, read_team_reference, store_team_leads
+from vcpipeline.calendar import local_dates, start_of_local_day
+from vcpipeline.parsing import InputError
+from vcpipeline.warehouse.frames import read_frame
+from vcpipeline.warehouse.schema import load_batches
+
+# At-risk obligations fall due within a few days (Easter: Thursday to Tuesday); read a margin.
+_AHEAD = pd.Timedelta(days=14)
+
+_OBLIGATIONS_SQL = """
+SELECT o.crime_ref, o.victim_id, o.rule, o.trigger_event_id, o.trigger_at, o.due_at, o.met_at,
+       o.status, o.enhanced, o.rule_set, o.department, c.team, c.officer_collar,
+       e.event_type AS trigger_event_type
+FROM obligations o
+JOIN crimes c ON c.crime_ref = o.crime_ref
+LEFT JOIN case_events e ON e.event_id = o.trigger_event_id
+WHERE o.due_at >= :due_from AND o.due_at < :due_until
+"""
+
+
+def alert_window(as_of: pd.Timestamp) -> tuple[datetime, datetime]:
+    """The due instants alerts look at: from the start of last month (local; for the compliance
+    rates) or the breach lookback, whichever is earlier, to a fortnight ahead (at-risk)."""
+    as_of = utc_instant(as_of)
+    month = local_dates(pd.DatetimeIndex([as_of])).astype("datetime64[M]")
+    last_month = start_of_local_day((month - np.timedelta64(1, "M")).astype("datetime64[D]"))[0]
+    due_from = min(last_month, as_of - BREACH_LOOKBACK)
+    return due_from.to_pydatetime(), (as_of + _AHEAD).to_pydatetime()
+
+
+def read_obligations_for_alerts(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The stored obligations due in `alert_window`, with each crime's team and officer's collar
+    number (from `crimes`) and the trigger's event type (from `case_events`)."""
+    if not sa.inspect(conn).has_table("obligations"):
+        raise InputError("the warehouse has no obligations table: evaluate the obligations first")
+    due_from, due_until = alert_window(as_of)
+    return read_frame(conn, _OBLIGATIONS_SQL, {"due_from": due_from, "due_until": due_until})
+
+
+def read_night_batches(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The load batches of the night that ends at `as_of` (their interval ends there)."""
+    select = sa.select(
+        load_batches.c.source_system, load_batches.c.status, load_batches.c.rows_extracted,
+        load_batches.c.rows_loaded, load_batches.c.rows_quarantined,
+    ).where(load_batches.c.interval_end == utc_instant(as_of).to_pydatetime())
+    return read_frame(conn, select)
+
+
+def run_alerts(
+    engine: Engine,
+    as_of: pd.Timestamp,
+    send: Send,
+    *,
+    teams_file: Path | None = None,
+    all_clear: bool = False,
+    dry_run_folder: Path | None = None,
+    data_engineering_email: str | None = None,
+    data_docs_url: str = "",
+    expected_sources: Iterable[str] = (),
+    quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD,
+    sender: str = DEFAULT_SENDER,
+) -> dict[str, Any]:
+    """Compose and deliver the alerts of the night ending `as_of`; a JSON-able summary.
+
+    `teams_file` replaces the stored team reference first. With `dry_run_folder` the messages
+    are written there as `.eml` files and nothing is sent, logged or stored. The data-engineering
+    digest is composed when `data_engineering_email` is given. Raises `DeliveryError` (after
+    trying every message) when any could not be sent.
+    """
+    as_of = utc_instant(as_of)
+    reference = read_team_reference(teams_file) if teams_file is not None else None
+    if reference is not None and dry_run_folder is None:
+        with engine.begin() as conn:
+            store_team_leads(conn, reference, datetime.now(UTC))
+    with engine.connect() as conn:
+        teams = reference if reference is not None else read_team_leads(conn)
+        obligations = read_obligations_for_alerts(conn, as_of)
+        already = read_already_alerted(conn, due_since=alert_window(as_of)[0])
+        batches = read_night_batches(conn, as_of) if data_engineering_email else None
+    if teams.empty:
+        raise InputError("no team reference data: load it with `vcp alerts --teams FILE`")
+    alerts = compose_team_alerts(obligations, teams, already, as_of, all_clear)
+    routing = routing_counts(route_to_leads(allowed_columns(obligations), teams))
+    messages: list[TeamAlert | EmailMessage] = list(alerts)
+    if data_engineering_email and batches is not None:
+        digest = compose_data_engineering_digest(
+            batches, None, quarantine_threshold, data_docs_url, recipient=data_engineering_email,
+            as_of=as_of, expected_sources=expected_sources, unrouted_crimes=routing["none"],
+            sender=sender,
+        )
+        if digest is not None:
+            messages.append(digest)
+    if dry_run_folder is not None:
+        write = eml_writer(dry_run_folder)
+        for message in messages:
+            write(message.email(sender) if isinstance(message, TeamAlert) else message)
+        report = DeliveryReport(sent=[_key(m) for m in messages])
+    else:
+        report = deliver(messages, engine, send, sender=sender)
+    return {
+        "as_of": as_of.isoformat(),
+        "team_emails": len(alerts),
+        "new_breaches": sum(a.new_breaches for a in alerts),
+        "at_risk": sum(a.at_risk for a in alerts),
+        "crimes_by_routing": routing,
+        "digest": len(messages) > len(alerts),
+        "dry_run": dry_run_folder is not None,
+        **report.summary(),
+    }
+
+
+def _key(message: TeamAlert | EmailMessage) -> str:
+    return message.message_key if isinstance(message, TeamAlert) else str(message[KEY_HEADER])
+
+
+def send_nightly_alerts(
+    as_of: datetime,
+    warehouse_url: str,
+    *,
+    data_engineering_email: str | None = None,
+    expected_sources: Iterable[str] = (),
+    data_docs_url: str = "",
+    smtp_conn_id: str = "vcp_smtp",
+    send: Send | None = None,
+) -> dict[str, Any]:
+    """The nightly DAG's alert task: `run_alerts` through the smtp provider's hook.
+
+    Raises `DeliveryError` when any e-mail was not accepted, so Airflow retries the task; the
+    retry sends only what is missing.
+    """
+    from vcpipeline.alerts.deliver import smtp_hook_sender
+    from vcpipeline.warehouse.db import make_engine
+
+    engine = make_engine(warehouse_url)
+    try:
+        return run_alerts(
+            engine, pd.Timestamp(as_of), send or smtp_hook_sender(smtp_conn_id),
+            data_engineering_email=data_engineering_email, expected_sources=expected_sources,
+            data_docs_url=data_docs_url,
+        )
+    finally:
+        engine.dispose()
