@@ -1,0 +1,133 @@
+"""Reviewer worksheets: one per department, findings pre-filled, answers validated, no PII, same bytes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from vcpipeline.sampling.questions import QUESTION_IDS, crime_findings, obligations_text
+from vcpipeline.sampling.store import draw_and_store_sample
+from vcpipeline.sampling.worksheets import (
+    META_SHEET,
+    REVIEW_SHEET,
+    answer_columns,
+    finding_header,
+    header_checksum,
+    worksheet_header,
+    write_worksheets,
+)
+from vcpipeline.warehouse.load import PII_FIELDS
+from vcpipeline.warehouse.schema import sample_findings
+
+PII_WORDS = ("name", "birth", "dob", "phone", "address", "email", "postcode", "age")
+
+
+@pytest.fixture
+def worksheets(sqlite_force_engine, tmp_path):
+    draw_and_store_sample(sqlite_force_engine, "2026Q1", size=30, minimum=5)
+    return write_worksheets(sqlite_force_engine, "2026Q1", tmp_path / "sample")
+
+
+def _obligations(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    trigger = pd.Timestamp("2026-01-05T10:00:00Z")
+    return pd.DataFrame({
+        "crime_ref": [r[0] for r in rows], "victim_id": ["V1"] * len(rows), "rule": [r[1] for r in rows],
+        "trigger_at": trigger, "due_at": pd.Timestamp("2026-01-13T00:00:00Z"),
+        "met_at": [trigger + pd.Timedelta(days=1) if r[2] == "MET" else pd.NaT for r in rows],
+        "status": [r[2] for r in rows],
+    })
+
+
+def test_findings_take_each_rules_worst_status_and_derive_compliance_and_vps_use():
+    obligations = _obligations([
+        ("C1", "acknowledgement", "MET"), ("C1", "investigation_update", "MET"),
+        ("C1", "investigation_update", "BREACHED"), ("C1", "vps_offer", "MET"),
+        ("C2", "acknowledgement", "PENDING"), ("C2", "vps_offer", "MET"), ("C2", "vps_feedback", "MET_LATE"),
+    ])
+    findings = crime_findings(pd.Series(["C1", "C2", "C3"]), obligations).set_index(["crime_ref", "question"])
+    finding, answer = findings["finding"], findings["automated_answer"]
+    assert finding["C1", "Q5"] == "BREACHED" and answer["C1", "Q5"] == "No"
+    assert finding["C1", "Q1"] == "NOT_COMPLIANT" and finding["C2", "Q1"] == "NOT_COMPLIANT"
+    assert finding["C1", "Q3"] == "MET" and answer["C1", "Q3"] == "Yes"
+    assert finding["C1", "Q6"] == "n/a" and answer["C1", "Q6"] == "N/A"
+    assert finding["C2", "Q3"] == "PENDING" and answer["C2", "Q3"] == "No data"
+    assert finding["C1", "Q8"] == "No data" and finding["C2", "Q8"] == "USED"  # charged, no use recorded
+    assert finding["C2", "Q9"] == "MET_LATE"
+    never_evaluated = finding.xs("C3", level="crime_ref")
+    assert set(never_evaluated.drop("Q2")) == {"No data"} and never_evaluated["Q2"] == "REVIEWER"
+    assert set(finding.xs("C1", level="crime_ref").index) == set(QUESTION_IDS)
+    assert finding["C1", "Q2"] == "REVIEWER" and answer["C1", "Q2"] == "No data"
+
+
+def test_obligations_text_shows_rule_victim_local_dates_and_status():
+    text = obligations_text(_obligations([("C1", "acknowledgement", "MET"), ("C1", "vps_offer", "BREACHED")]))
+    assert text["C1"].splitlines() == [
+        "acknowledgement V1: 2026-01-05 → due 2026-01-12 MET (met 2026-01-06)",
+        "vps_offer V1: 2026-01-05 → due 2026-01-12 BREACHED",
+    ]
+
+
+def test_one_worksheet_per_department_with_a_row_per_sampled_crime(worksheets):
+    assert [path.name for path in worksheets] == ["2026Q1-IIT.xlsx", "2026Q1-PPU.xlsx", "2026Q1-VVA.xlsx"]
+    sheet = load_workbook(worksheets[0])[REVIEW_SHEET]
+    refs = [sheet.cell(row=row, column=1).value for row in range(2, sheet.max_row + 1)]
+    assert refs == sorted(refs) and all(ref.startswith("IIT-2026Q1-") for ref in refs)
+    assert {sheet.cell(row=row, column=2).value for row in range(2, sheet.max_row + 1)} == {"IIT"}
+
+
+def test_answer_columns_are_restricted_to_the_four_answers_and_start_empty(worksheets):
+    sheet = load_workbook(worksheets[1])[REVIEW_SHEET]
+    validations = sheet.data_validations.dataValidation
+    assert len(validations) == 1
+    assert validations[0].type == "list" and validations[0].formula1 == '"Yes,No,N/A,No data"'
+    assert validations[0].showErrorMessage
+    covered = {str(ref) for ref in validations[0].sqref.ranges}
+    last = sheet.max_row
+    for question, column in answer_columns().items():
+        letter = sheet.cell(row=1, column=column).column_letter
+        assert f"{letter}2:{letter}{last}" in covered, question
+        assert all(sheet.cell(row=row, column=column).value is None for row in range(2, last + 1))
+        assert not sheet.cell(row=2, column=column).protection.locked
+    assert sheet.protection.sheet and sheet.cell(row=2, column=1).protection.locked
+
+
+def test_findings_are_prefilled_and_recorded_as_the_agreement_baseline(sqlite_force_engine, worksheets):
+    sheet = load_workbook(worksheets[2])[REVIEW_SHEET]
+    column = worksheet_header().index(finding_header("Q3")) + 1
+    shown = {sheet.cell(row=row, column=1).value: sheet.cell(row=row, column=column).value
+             for row in range(2, sheet.max_row + 1)}
+    assert set(shown.values()) <= {"MET", "MET_LATE", "BREACHED", "PENDING", "n/a"}
+    with sqlite_force_engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(sample_findings.c.crime_ref, sample_findings.c.finding)
+                                   .where(sample_findings.c.question == "Q3")).all())
+    assert {ref: stored[ref] for ref in shown} == shown
+    obligations_column = worksheet_header().index("Obligations (automated)") + 1
+    assert "acknowledgement V1: 2026-" in sheet.cell(row=2, column=obligations_column).value
+
+
+def test_worksheets_carry_no_personal_data_columns(worksheets):
+    header = worksheet_header()
+    words = [word.lower() for name in header for word in name.replace(":", " ").replace("/", " ").split()]
+    assert set(words) & PII_FIELDS == set()
+    assert [word for word in words if word in PII_WORDS] == []
+    sheet = load_workbook(worksheets[0])[REVIEW_SHEET]
+    assert tuple(cell.value for cell in sheet[1]) == header
+
+
+def test_hidden_sheet_holds_sample_id_and_a_header_checksum(worksheets, sqlite_force_engine):
+    workbook = load_workbook(worksheets[0])
+    meta = workbook[META_SHEET]
+    assert meta.sheet_state == "veryHidden"
+    values = {key: value for key, value in meta.iter_rows(values_only=True)}
+    assert values["sample_id"] == "2026Q1" and values["department"] == "IIT"
+    assert values["header_sha256"] == header_checksum("2026Q1", "IIT", values["population_hash"], worksheet_header())
+
+
+def test_writing_the_same_sample_twice_gives_identical_bytes(sqlite_force_engine, worksheets, tmp_path):
+    again = write_worksheets(sqlite_force_engine, "2026Q1", tmp_path / "again")
+    assert [path.read_bytes() for path in again] == [path.read_bytes() for path in worksheets]
+    properties = load_workbook(worksheets[0]).properties
+    assert properties.created == properties.modified == pd.Timestamp("2026-04-01T00:00:00").to_pydatetime() \
+        - pd.Timedelta(hours=1)  # the first instant after the quarter: 1 April 00:00 BST

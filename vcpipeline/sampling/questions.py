@@ -1,0 +1,168 @@
+"""The board paper's nine dip-sample questions and what the pipeline already knows about each.
+
+Reviewers answer every question `Yes`, `No`, `N/A` or `No data` for a sampled crime. Beside each
+answer column the worksheet shows the automated **finding** for that crime, built from its
+obligations (RULES.md), so the reviewer can start from it and the survey can measure how often
+reviewers and the rule engine agree.
+
+Per question the finding is one word (`No data` for every question but Q2 when the crime has no
+obligations at all, i.e. the rule engine has not evaluated it):
+
+- a rule's question (Q3–Q7, Q9): the worst status of that rule's obligations over the crime's
+  victims, worst first `BREACHED`, `MET_LATE`, `PENDING`, `MET`; `n/a` when the rule owes nothing
+  (e.g. no arrest, so no update was due);
+- Q1 (compliant): `NOT_COMPLIANT` when any obligation is `BREACHED` or `MET_LATE` (RULES.md),
+  else `COMPLIANT`;
+- Q8 (VPS used): `USED` when a `vps_feedback` obligation exists (it is triggered by `VPS_USED`),
+  `n/a` when the crime was never charged (no `vps_offer`), else `No data` (charged, no use recorded);
+- Q2 (good service): `REVIEWER`, a judgement no rule can make.
+
+Each finding maps to the answer the automated check would give (`automated_answer`): MET,
+COMPLIANT and USED are Yes; BREACHED, MET_LATE and NOT_COMPLIANT are No; n/a is N/A; a PENDING
+obligation, REVIEWER and No data are No data (undecided, so left out of the agreement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vcpipeline.sampling.survey import NO, NO_DATA, NOT_APPLICABLE, YES
+
+
+@dataclass(frozen=True)
+class Question:
+    """One board-paper question: its id, its short label, the paper's wording, its rule."""
+
+    id: str
+    label: str
+    text: str
+    rule: str | None  # the obligation rule that answers it, when there is one
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("Q1", "Victims Code compliant", "Do you think this has been Victims Code compliant?", None),
+    Question("Q2", "Good level of service", "Do you think a good level of service was provided?", None),
+    Question("Q3", "Written acknowledgement",
+             "Did the victim receive a written acknowledgement that a crime was reported?",
+             "acknowledgement"),
+    Question("Q4", "Assessed / referred within 2 days",
+             "Was the victim assessed and, if found to be in need, referred to support services, "
+             "within 2 days of the crime being reported?", "needs_referral"),
+    Question("Q5", "Updates within 5 working days (1 if enhanced)",
+             "Are the updates the victim receives on the investigation, suspects and outcome present, "
+             "made within 5 working days (1 if enhanced), and of an appropriate quality?",
+             "investigation_update"),
+    Question("Q6", "Informed of end of CJS journey",
+             "Is the victim informed of the end of their CJS journey (e.g. stop investigation, drop "
+             "charges, sentence, out of court disposal)?", "outcome_notification"),
+    Question("Q7", "VPS taken", "Was a VPS taken?", "vps_offer"),
+    Question("Q8", "VPS used", "Was the VPS used?", None),
+    Question("Q9", "Reported back to the victim", "Was this reported back to the victim?", "vps_feedback"),
+)
+QUESTION_IDS: tuple[str, ...] = tuple(question.id for question in QUESTIONS)
+QUESTIONS_BY_ID: Mapping[str, Question] = {question.id: question for question in QUESTIONS}
+
+# Worst first: the finding for a rule is its worst obligation's status.
+STATUS_SEVERITY: tuple[str, ...] = ("BREACHED", "MET_LATE", "PENDING", "MET")
+RULE_NOT_OWED = "n/a"
+COMPLIANT, NOT_COMPLIANT, USED, REVIEWER = "COMPLIANT", "NOT_COMPLIANT", "USED", "REVIEWER"
+FINDING_ANSWERS: Mapping[str, str] = {
+    "MET": YES, COMPLIANT: YES, USED: YES,
+    "BREACHED": NO, "MET_LATE": NO, NOT_COMPLIANT: NO,
+    RULE_NOT_OWED: NOT_APPLICABLE,
+    "PENDING": NO_DATA, REVIEWER: NO_DATA, NO_DATA: NO_DATA,
+}
+FINDING_COLUMNS: tuple[str, ...] = ("crime_ref", "question", "finding", "automated_answer")
+# The obligation columns the findings read (others, whatever they hold, are never looked at).
+OBLIGATION_INPUT_COLUMNS: tuple[str, ...] = ("crime_ref", "victim_id", "rule", "trigger_at", "due_at",
+                                             "met_at", "status")
+
+
+def automated_answers(findings: pd.Series) -> pd.Series:
+    """Findings to the Yes / No / N/A / No data the automated check gives (unknown → No data)."""
+    return findings.map(FINDING_ANSWERS).fillna(NO_DATA).astype("str")
+
+
+def _worst_status_by_rule(obligations: pd.DataFrame) -> pd.DataFrame:
+    """One row per (crime_ref, rule): the worst status among the crime's obligations of that rule."""
+    severity = pd.Categorical(obligations["status"].astype("str"), categories=STATUS_SEVERITY, ordered=True)
+    frame = pd.DataFrame({"crime_ref": obligations["crime_ref"].astype("str").to_numpy(),
+                          "rule": obligations["rule"].astype("str").to_numpy(),
+                          "code": severity.codes})
+    frame = frame[frame["code"] >= 0]
+    worst = frame.groupby(["crime_ref", "rule"], sort=False)["code"].min()
+    return worst.rename("code").reset_index()
+
+
+def crime_findings(crime_refs: pd.Series, obligations: pd.DataFrame) -> pd.DataFrame:
+    """The automated finding per sampled crime and question (FINDING_COLUMNS, sorted by crime, question).
+
+    `obligations` has at least crime_ref, rule and status (the warehouse's `obligations` table or
+    `vcp sla` output); obligations of crimes outside `crime_refs` are ignored.
+    """
+    refs = pd.Index(pd.unique(crime_refs.astype("str")), name="crime_ref")
+    owed = obligations[obligations["crime_ref"].astype("str").isin(refs)]
+    worst = _worst_status_by_rule(owed).pivot_table(index="crime_ref", columns="rule", values="code",
+                                                    aggfunc="min").reindex(index=refs)
+    status_names = np.array(STATUS_SEVERITY, dtype=object)
+
+    def rule_finding(rule: str) -> np.ndarray:
+        if rule not in worst.columns:
+            return np.full(len(refs), RULE_NOT_OWED, dtype=object)
+        codes = worst[rule]
+        return np.where(codes.isna(), RULE_NOT_OWED,
+                        status_names[codes.fillna(0).astype("int64").to_numpy()])
+
+    evaluated = pd.Index(owed["crime_ref"].astype("str").unique())
+    failing = pd.Index(owed.loc[owed["status"].isin(("BREACHED", "MET_LATE")), "crime_ref"]
+                       .astype("str").unique())
+    has_rule = {rule: (rule_finding(rule) != RULE_NOT_OWED) for rule in ("vps_offer", "vps_feedback")}
+    per_question = {
+        "Q1": np.where(~refs.isin(evaluated), NO_DATA,
+                       np.where(refs.isin(failing), NOT_COMPLIANT, COMPLIANT)),
+        "Q2": np.full(len(refs), REVIEWER, dtype=object),
+        "Q8": np.where(has_rule["vps_feedback"], USED,
+                       np.where(has_rule["vps_offer"], NO_DATA, RULE_NOT_OWED)),
+    }
+    for question in QUESTIONS:
+        if question.rule is not None:
+            per_question[question.id] = rule_finding(question.rule)
+    for question in QUESTION_IDS:  # a crime the rule engine never evaluated: nothing is known
+        if question != "Q2":
+            per_question[question] = np.where(refs.isin(evaluated), per_question[question], NO_DATA)
+    wide = pd.DataFrame({"crime_ref": refs, **{qid: per_question[qid] for qid in QUESTION_IDS}})
+    long = wide.melt(id_vars="crime_ref", var_name="question", value_name="finding")
+    long["finding"] = long["finding"].astype("str")
+    long["automated_answer"] = automated_answers(long["finding"])
+    return long.sort_values(["crime_ref", "question"], kind="stable", ignore_index=True)[list(FINDING_COLUMNS)]
+
+
+def obligations_text(obligations: pd.DataFrame) -> pd.Series:
+    """Per crime, its obligations as reference text, one line each (crime_ref index).
+
+    `rule victim: trigger date → due date STATUS (met date)`, in local dates: enough for a
+    reviewer to find the case, nothing about the victim beyond the pseudonymous id.
+    """
+    from vcpipeline.calendar import local_dates
+
+    if obligations.empty:
+        return pd.Series(dtype="str", index=pd.Index([], name="crime_ref"))
+    ordered = obligations.sort_values(["crime_ref", "victim_id", "rule", "trigger_at"], kind="stable")
+
+    def day(column: str) -> pd.Series:
+        values = ordered[column]
+        days = pd.Series(local_dates(values).astype("str"), index=ordered.index)
+        return days.where(values.notna(), "")
+
+    # The due date shown is the last day to act: due_at is the first instant after it.
+    due = pd.Series(local_dates(ordered["due_at"] - pd.Timedelta(microseconds=1)).astype("str"),
+                    index=ordered.index).where(ordered["due_at"].notna(), "")
+    met = day("met_at")
+    lines = (ordered["rule"].astype("str") + " " + ordered["victim_id"].astype("str").fillna("") + ": "
+             + day("trigger_at") + " → due " + due + " " + ordered["status"].astype("str")
+             + met.where(met == "", " (met " + met + ")"))
+    return lines.groupby(ordered["crime_ref"].astype("str").to_numpy()).agg("\n".join).rename_axis("crime_ref")

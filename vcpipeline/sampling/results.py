@@ -1,0 +1,253 @@
+"""Survey results per question from the stored reviews: the board paper's "Latest Victims Code
+Survey Results", with the uncertainty the paper never showed.
+
+For each of the nine questions, force-wide and per department: the design-weighted share of Yes
+among applicable answers (Yes + No) with its 95% Korn–Graubard interval (`survey.py`), the change
+against the previous quarter with a significance flag (independent samples), and how often the
+reviewers agreed with the automated findings shown to them (percent agreement, Cohen's kappa).
+
+Respondents: a sampled crime counts once it has at least one answer; its unanswered questions
+are `No data`. Weights are N_h / (responding crimes in h), the usual within-stratum adjustment
+for a partial return, so an incomplete quarter still estimates the whole population.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from vcpipeline.sampling.questions import QUESTION_IDS, QUESTIONS
+from vcpipeline.sampling.selection import parse_quarter, quarter_name
+from vcpipeline.sampling.store import read_sample, sample_id_for, transaction
+from vcpipeline.sampling.survey import (
+    NO_DATA,
+    ProportionEstimate,
+    agreement,
+    compare_quarters,
+    estimate_by_domain,
+    estimate_proportion,
+)
+from vcpipeline.warehouse.frames import read_frame
+from vcpipeline.warehouse.schema import sample_findings, sample_reviews, samples, survey_results
+
+FORCE = "FORCE"  # the domain of the force-wide estimate
+_ESTIMATE_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(ProportionEstimate))
+RESULT_COLUMNS: tuple[str, ...] = (
+    "quarter", "question", "domain", "estimate", "variance", "standard_error", "ci_lower", "ci_upper",
+    "reviewed", "applicable", "yes", "previous_estimate", "change", "p_value", "significant",
+    "agreement_compared", "percent_agreement", "kappa",
+)
+
+
+@dataclass(frozen=True)
+class SurveyData:
+    """One quarter's sample and reviews, as the estimators need them."""
+
+    quarter: str
+    sampled: pd.DataFrame        # crime_ref, stratum: every sampled crime
+    stratum_sizes: pd.Series     # N_h by stratum
+    reviews: pd.DataFrame        # crime_ref, question, answer
+    findings: pd.DataFrame       # crime_ref, question, automated_answer
+
+
+def _answer_grid(crime_refs: pd.Index, long: pd.DataFrame, value: str) -> pd.DataFrame:
+    """crime × question grid of answers (missing = No data)."""
+    grid = long.pivot_table(index="crime_ref", columns="question", values=value, aggfunc="last")
+    return grid.reindex(index=crime_refs, columns=list(QUESTION_IDS)).fillna(NO_DATA).astype("str")
+
+
+def quarter_estimates(data: SurveyData) -> pd.DataFrame:
+    """Per question and domain (FORCE, then departments A→Z): the estimate and the agreement."""
+    respondents = data.sampled[data.sampled["crime_ref"].isin(data.reviews["crime_ref"])]
+    refs = pd.Index(respondents["crime_ref"].astype("str"))
+    strata = pd.Series(respondents["stratum"].astype("str").to_numpy(), index=refs)
+    answers = _answer_grid(refs, data.reviews, "answer")
+    automated = _answer_grid(refs, data.findings, "automated_answer")
+    departments = sorted(strata.unique())
+    rows: list[dict[str, Any]] = []
+    for question in QUESTION_IDS:
+        force = estimate_proportion(answers[question], strata, data.stratum_sizes)
+        by_department = (estimate_by_domain(answers[question], strata, data.stratum_sizes, strata)
+                         .set_index("domain") if departments else pd.DataFrame())
+        for domain in (FORCE, *departments):
+            inside = slice(None) if domain == FORCE else (strata == domain).to_numpy()
+            estimate = force.__dict__ if domain == FORCE else by_department.loc[domain].to_dict()
+            agreed = agreement(answers[question][inside], automated[question][inside])
+            rows.append({"quarter": data.quarter, "question": question, "domain": domain,
+                         **{name: estimate[name] for name in _ESTIMATE_FIELDS},
+                         "agreement_compared": agreed.compared,
+                         "percent_agreement": agreed.percent_agreement, "kappa": agreed.kappa})
+    return pd.DataFrame(rows, columns=["quarter", "question", "domain", *_ESTIMATE_FIELDS,
+                                       "agreement_compared", "percent_agreement", "kappa"])
+
+
+def _as_estimate(estimate: float, variance: float) -> ProportionEstimate:
+    """Enough of an estimate for `compare_quarters`, which reads only the proportion and its variance."""
+    nan = math.nan
+    return ProportionEstimate(estimate, variance, nan, nan, nan, nan, 0, 0, 0, 0)
+
+
+def survey_results_frame(current: SurveyData, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """RESULT_COLUMNS for the current quarter, with the change against the previous quarter.
+
+    `previous` has question, domain, estimate and variance (the previous quarter's published
+    results, or `quarter_estimates` of its data); None when there was no previous sample.
+    """
+    now = quarter_estimates(current)
+    keys = ["question", "domain"]
+    before = (previous[[*keys, "estimate", "variance"]] if previous is not None else
+              pd.DataFrame({"question": [], "domain": [], "estimate": [], "variance": []}))
+    joined = now[[*keys, "estimate", "variance"]].merge(
+        before.astype({"question": "str", "domain": "str", "estimate": "float64", "variance": "float64"}),
+        on=keys, how="left", suffixes=("", "_previous"), validate="one_to_one")
+    changes = [  # 9 questions × a dozen domains: not a hot path
+        compare_quarters(_as_estimate(row.estimate, row.variance),
+                         _as_estimate(row.estimate_previous, row.variance_previous))
+        for row in joined[["estimate", "variance", "estimate_previous", "variance_previous"]].itertuples()
+    ]
+    now["previous_estimate"] = joined["estimate_previous"].astype("float64")
+    now["change"] = [change.change for change in changes]
+    now["p_value"] = [change.p_value for change in changes]
+    now["significant"] = np.array([change.significant for change in changes], dtype=bool)
+    now = now.rename(columns={"sampled": "reviewed"})
+    for name in ("reviewed", "applicable", "yes", "agreement_compared"):
+        now[name] = now[name].astype("int64")
+    return now[list(RESULT_COLUMNS)]
+
+
+# --- the board paper's table -------------------------------------------------------------------
+
+def _percent(value: float) -> str:
+    return "No data" if value is None or math.isnan(value) else f"{100 * value:.0f}%"
+
+
+def board_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The "Latest Victims Code Survey Results" table: one row per question, as text cells.
+
+    Columns: Question, Result (force-wide, with 95% CI), Answered (Yes + No), Previous quarter,
+    Change (percentage points, `*` when significant at 5%), Departments (lowest – highest),
+    Agreement with automated findings (% and kappa).
+    """
+    force = results[results["domain"] == FORCE].set_index("question")
+    departments = results[results["domain"] != FORCE]
+    rows = []
+    for question in QUESTIONS:
+        row = force.loc[question.id]
+        estimate = row["estimate"]
+        result = _percent(estimate)
+        if not math.isnan(estimate) and not math.isnan(row["ci_lower"]):
+            result += f" ({_percent(row['ci_lower'])}–{_percent(row['ci_upper'])})"
+        change = "" if math.isnan(row["change"]) else f"{100 * row['change']:+.0f} pts" + (
+            " *" if row["significant"] else "")
+        spread = departments[(departments["question"] == question.id) & departments["estimate"].notna()]
+        if len(spread) > 1:
+            low = spread.loc[spread["estimate"].idxmin()]
+            high = spread.loc[spread["estimate"].idxmax()]
+            range_text = (f"{_percent(low['estimate'])} {low['domain']} – "
+                          f"{_percent(high['estimate'])} {high['domain']}")
+        else:
+            range_text = ""
+        agreed = "" if math.isnan(row["percent_agreement"]) else (
+            f"{row['percent_agreement']:.0f}%"
+            + ("" if math.isnan(row["kappa"]) else f" (κ {row['kappa']:.2f})"))
+        rows.append({
+            "Question": f"{question.id} {question.text}", "Result": result,
+            "Answered": int(row["applicable"]),
+            "Previous quarter": "" if math.isnan(row["previous_estimate"]) else _percent(row["previous_estimate"]),
+            "Change": change, "Departments": range_text, "Agreement with automated findings": agreed,
+        })
+    return pd.DataFrame(rows)
+
+
+def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Survey Results") -> str:
+    """The board table as a Markdown pipe table under a heading (also readable as plain text)."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(name) for name in table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(cell(value) for value in row) + " |"
+            for row in table.itertuples(index=False, name=None)]
+    note = ("Result: design-weighted share of Yes among Yes + No answers, with its 95% confidence "
+            "interval. * change significant at the 5% level.")
+    return "\n".join([f"## {title}", "", header, rule, *body, "", note, ""])
+
+
+# --- the warehouse edge ------------------------------------------------------------------------
+
+def previous_quarter(quarter: str) -> str:
+    year, number = parse_quarter(quarter)
+    return f"{year - 1}Q4" if number == 1 else f"{year}Q{number - 1}"
+
+
+def read_survey_data(conn: sa.Connection, quarter: str) -> SurveyData | None:
+    """A quarter's stored sample, reviews and findings; None when the quarter has no sample."""
+    sample_id = sample_id_for(quarter)
+    exists = conn.execute(sa.select(samples.c.sample_id).where(samples.c.sample_id == sample_id)).first()
+    if exists is None:
+        return None
+    record = read_sample(conn, sample_id)
+    reviews = read_frame(conn, sa.select(sample_reviews.c.crime_ref, sample_reviews.c.question,
+                                         sample_reviews.c.answer)
+                         .where(sample_reviews.c.sample_id == sample_id))
+    findings = read_frame(conn, sa.select(sample_findings.c.crime_ref, sample_findings.c.question,
+                                          sample_findings.c.automated_answer)
+                          .where(sample_findings.c.sample_id == sample_id))
+    return SurveyData(quarter_name(quarter), record.crimes[["crime_ref", "stratum"]], record.stratum_sizes(),
+                      reviews.astype("str"), findings.astype("str"))
+
+
+def previous_results(conn: sa.Connection, quarter: str) -> pd.DataFrame | None:
+    """The previous quarter's estimates: as published when they were, else computed from its
+    stored reviews; None when that quarter has no sample."""
+    before = previous_quarter(quarter)
+    published = read_survey_results(conn, before)
+    if len(published):
+        return published
+    data = read_survey_data(conn, before)
+    return None if data is None else quarter_estimates(data)
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def publish_survey_results(engine_or_conn: Engine | sa.Connection, quarter: str,
+                           published_at: datetime | None = None) -> pd.DataFrame:
+    """Compute the quarter's survey results from stored reviews, store them in `survey_results`
+    (replacing the quarter's earlier ones) and return them (RESULT_COLUMNS).
+
+    Raises LookupError when the quarter has no sample.
+    """
+    name = quarter_name(quarter)
+    published_at = published_at or datetime.now(UTC)
+    with transaction(engine_or_conn) as conn:
+        current = read_survey_data(conn, name)
+        if current is None:
+            raise LookupError(f"no dip sample {name} in the warehouse: draw it first")
+        results = survey_results_frame(current, previous_results(conn, name))
+        conn.execute(sa.delete(survey_results).where(survey_results.c.quarter == name))
+        conn.execute(survey_results.insert(), [
+            {**{key: _stored(value) for key, value in row.items()}, "published_at": published_at}
+            for row in results.to_dict(orient="records")
+        ])
+    return results
+
+
+def read_survey_results(conn: sa.Connection, quarter: str) -> pd.DataFrame:
+    """The stored results of a quarter (RESULT_COLUMNS; NULLs read back as NaN)."""
+    frame = read_frame(conn, sa.select(*(survey_results.c[name] for name in RESULT_COLUMNS))
+                       .where(survey_results.c.quarter == quarter_name(quarter))
+                       .order_by(survey_results.c.question, survey_results.c.domain))
+    floats = [name for name in RESULT_COLUMNS if isinstance(survey_results.c[name].type, sa.Float)]
+    frame[floats] = frame[floats].apply(pd.to_numeric).astype("float64")
+    return frame

@@ -1,0 +1,235 @@
+"""Ingest the returned reviewer worksheets: validate every row, load the good ones, report the rest.
+
+A worksheet as a whole is refused when it is not ours or has been altered where it must not be:
+no hidden `_vcp` sheet, another sample or an earlier draw of this one, a header row that differs
+from the format, or a hidden checksum that does not match (`worksheets.py`). One error line at
+row 1 says why, and none of its rows load: with the columns in doubt, no answer can be trusted.
+
+Within an accepted worksheet each row is checked on its own and a bad row never stops the good:
+
+- `missing crime_ref`: answers on a row without a crime reference;
+- `unknown crime_ref`: a reference the warehouse has never seen (a typo, most likely);
+- `not in sample`: a real crime, but not one sampled for this quarter;
+- `duplicate row`: the same crime on two rows of one worksheet (every such row is refused, since
+  nothing says which is meant);
+- `invalid answer`: anything but Yes, No, N/A or No data (any case) in an answer cell.
+
+Blank answer cells are simply not answered yet (partial returns are fine), so a row with no answers
+loads nothing and is no error. A loaded answer replaces any earlier answer to the same crime and
+question (a re-submitted worksheet wins); across the files of one call, the later file wins.
+Comments are never loaded: free text may name people, and the returned file remains the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from vcpipeline.sampling.questions import QUESTION_IDS
+from vcpipeline.sampling.store import read_sample, transaction
+from vcpipeline.sampling.survey import ANSWERS
+from vcpipeline.sampling.worksheets import (
+    FORMAT,
+    WorksheetContent,
+    answer_columns,
+    header_checksum,
+    read_worksheet,
+    worksheet_header,
+)
+from vcpipeline.warehouse.frames import read_frame
+from vcpipeline.warehouse.schema import crimes, sample_crimes, sample_reviews
+
+ERROR_COLUMNS: tuple[str, ...] = ("file", "row", "crime_ref", "kind", "problem")
+ANSWER_COLUMNS: tuple[str, ...] = ("crime_ref", "question", "answer")
+UNREADABLE, TAMPERED_HEADER, WRONG_SAMPLE = "unreadable file", "tampered header", "wrong sample"
+MISSING_CRIME_REF, UNKNOWN_CRIME, NOT_IN_SAMPLE = "missing crime_ref", "unknown crime_ref", "not in sample"
+DUPLICATE_ROW, INVALID_ANSWER = "duplicate row", "invalid answer"
+_ANSWER_SPELLINGS = {answer.lower(): answer for answer in ANSWERS}
+_EXPECTED = ", ".join(ANSWERS[:-1]) + " or " + ANSWERS[-1]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest call did: counts, and one line per refused file or row."""
+
+    sample_id: str
+    files: int
+    files_rejected: int
+    rows_loaded: int      # rows with at least one answer loaded
+    answers_loaded: int   # (crime, question) answers written
+    errors: pd.DataFrame  # ERROR_COLUMNS, sorted by file, row
+
+    def write_errors(self, path: Path) -> None:
+        """The error report as CSV (header only when clean)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.errors.to_csv(path, index=False, lineterminator="\n")
+
+    def summary(self) -> str:
+        return (f"{self.sample_id}: {self.files} worksheet(s), {self.files_rejected} refused; "
+                f"{self.rows_loaded} row(s) with {self.answers_loaded} answer(s) loaded; "
+                f"{len(self.errors)} problem(s)")
+
+
+def _errors(file: str, rows: pd.Series, refs: pd.Series, kind: str, problems: pd.Series | str) -> pd.DataFrame:
+    return pd.DataFrame({"file": file, "row": rows.to_numpy(dtype="int64"), "crime_ref": refs.to_numpy(),
+                         "kind": kind, "problem": problems if isinstance(problems, str) else problems.to_numpy()})
+
+
+def _no_errors() -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Series(dtype="str"), "row": pd.Series(dtype="int64"),
+                         "crime_ref": pd.Series(dtype="str"), "kind": pd.Series(dtype="str"),
+                         "problem": pd.Series(dtype="str")})
+
+
+def worksheet_problem(content: WorksheetContent, sample_id: str, population_hash: str) -> tuple[str, str] | None:
+    """(kind, problem) when the worksheet as a whole cannot be trusted for this sample; else None."""
+    meta = content.meta
+    if meta.get("format") != FORMAT:
+        return TAMPERED_HEADER, "the hidden _vcp sheet is missing or altered: not a dip-sample worksheet from vcp"
+    if meta.get("sample_id") != sample_id:
+        return WRONG_SAMPLE, f"worksheet of sample {meta.get('sample_id')!r}, not {sample_id!r}"
+    if meta.get("population_hash") != population_hash:
+        return WRONG_SAMPLE, f"worksheet from an earlier draw of sample {sample_id}: write and send the current one"
+    expected = worksheet_header()
+    if meta.get("header_sha256") != header_checksum(sample_id, meta.get("department", ""), population_hash, expected):
+        return TAMPERED_HEADER, "the hidden header checksum does not match"
+    if content.header != expected:
+        for position, wanted in enumerate(expected):
+            found = content.header[position] if position < len(content.header) else ""
+            if found != wanted:
+                return TAMPERED_HEADER, f"column {position + 1} reads {found!r}, expected {wanted!r}"
+        return TAMPERED_HEADER, f"{len(content.header) - len(expected)} column(s) added after {expected[-1]!r}"
+    return None
+
+
+def returned_rows(content: WorksheetContent) -> pd.DataFrame:
+    """A worksheet's rows as `row`, `crime_ref` and one raw answer column per question."""
+    columns = answer_columns()
+    frame = pd.DataFrame({"row": content.rows["row"], "crime_ref": content.rows[0]})
+    for question, column in columns.items():
+        frame[question] = content.rows[column - 1]
+    return frame
+
+
+def validate_rows(rows: pd.DataFrame, file: str, sampled: pd.Index, known: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(answers: ANSWER_COLUMNS of the good rows, errors: ERROR_COLUMNS) for one worksheet's rows.
+
+    `rows` is `returned_rows` output; `sampled` the sample's crime refs; `known` every other crime
+    ref the warehouse knows (to tell a typo from a crime of another sample or quarter).
+    """
+    raw = rows[list(QUESTION_IDS)]
+    answered = raw.ne("")
+    blank = ~answered.any(axis=1) & rows["crime_ref"].eq("")
+    rows, raw, answered = rows[~blank], raw[~blank], answered[~blank]
+    normal = raw.apply(lambda column: column.str.lower().map(_ANSWER_SPELLINGS))
+    invalid = answered & normal.isna()
+    refs = rows["crime_ref"]
+    missing = refs.eq("") & answered.any(axis=1)
+    present = refs.ne("")
+    outside = present & ~refs.isin(sampled)
+    duplicate = present & refs.duplicated(keep=False)
+    bad_answer = invalid.any(axis=1)
+
+    found: list[pd.DataFrame] = []
+    if missing.any():
+        found.append(_errors(file, rows["row"][missing], refs[missing], MISSING_CRIME_REF,
+                             "answers on a row without a crime reference"))
+    if outside.any():
+        is_known = refs[outside].isin(known)
+        found.append(_errors(file, rows["row"][outside], refs[outside], "",
+                             pd.Series(np.where(is_known, "crime is not in this sample",
+                                                "no such crime in the warehouse"), index=is_known.index)
+                             ).assign(kind=np.where(is_known, NOT_IN_SAMPLE, UNKNOWN_CRIME)))
+    if duplicate.any():
+        where = rows["row"][duplicate].astype("str").groupby(refs[duplicate]).agg(", ".join)
+        found.append(_errors(file, rows["row"][duplicate], refs[duplicate], DUPLICATE_ROW,
+                             "the crime appears on rows " + refs[duplicate].map(where)
+                             + " of this worksheet; none of them loaded"))
+    if bad_answer.any():
+        cells = raw[bad_answer].where(invalid[bad_answer])
+        described = cells.apply(lambda row: "; ".join(f"{question} {value!r}" for question, value
+                                                      in row.dropna().items()), axis=1)
+        found.append(_errors(file, rows["row"][bad_answer], refs[bad_answer], INVALID_ANSWER,
+                             described + f" (expected {_EXPECTED})"))
+    good = ~(missing | outside | duplicate | bad_answer) & present
+    answers = (normal[good].assign(crime_ref=refs[good])
+               .melt(id_vars="crime_ref", var_name="question", value_name="answer")
+               .dropna(subset=["answer"]))
+    errors = pd.concat(found, ignore_index=True) if found else _no_errors()
+    return answers[list(ANSWER_COLUMNS)].reset_index(drop=True), errors
+
+
+def _known_crimes(conn: sa.Connection, refs: list[str]) -> pd.Index:
+    """Which of `refs` the warehouse knows as crimes or as crimes of any sample."""
+    if not refs:
+        return pd.Index([], dtype="str")
+    found = pd.concat([
+        read_frame(conn, sa.select(crimes.c.crime_ref).where(crimes.c.crime_ref.in_(refs)))["crime_ref"],
+        read_frame(conn, sa.select(sample_crimes.c.crime_ref).where(sample_crimes.c.crime_ref.in_(refs)))["crime_ref"],
+    ])
+    return pd.Index(found.astype("str").unique())
+
+
+def upsert_answers(conn: sa.Connection, sample_id: str, answers: pd.DataFrame, ingested_at: datetime) -> int:
+    """Write answers (ANSWER_COLUMNS + source_file), each replacing the same crime and question's."""
+    if answers.empty:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(sample_reviews)
+    statement = statement.on_conflict_do_update(
+        index_elements=["sample_id", "crime_ref", "question"],
+        set_={name: statement.excluded[name] for name in ("answer", "source_file", "ingested_at")},
+    )
+    conn.execute(statement, [{"sample_id": sample_id, "ingested_at": ingested_at, **row}
+                             for row in answers.to_dict(orient="records")])
+    return len(answers)
+
+
+def ingest_returns(engine_or_conn: Engine | sa.Connection, sample_id: str, files: Sequence[Path],
+                   ingested_at: datetime | None = None) -> IngestReport:
+    """Validate returned worksheets of a stored sample and load their good answers (module docstring).
+
+    Raises LookupError when the sample is not in the warehouse; everything else is reported.
+    """
+    ingested_at = ingested_at or datetime.now(UTC)
+    with transaction(engine_or_conn) as conn:
+        record = read_sample(conn, sample_id)
+        sampled = pd.Index(record.crimes["crime_ref"].astype("str"))
+        found: list[pd.DataFrame] = []
+        loaded: list[pd.DataFrame] = []
+        rejected = 0
+        for path in files:
+            file = Path(path).name
+            try:
+                content = read_worksheet(Path(path))
+            except ValueError as exc:
+                found.append(_errors(file, pd.Series([1]), pd.Series([""]), UNREADABLE, str(exc)))
+                rejected += 1
+                continue
+            problem = worksheet_problem(content, sample_id, record.header["population_hash"])
+            if problem is not None:
+                found.append(_errors(file, pd.Series([1]), pd.Series([""]), *problem))
+                rejected += 1
+                continue
+            rows = returned_rows(content)
+            outside = rows["crime_ref"][(rows["crime_ref"] != "") & ~rows["crime_ref"].isin(sampled)]
+            answers, errors = validate_rows(rows, file, sampled, _known_crimes(conn, sorted(set(outside))))
+            found.append(errors)
+            loaded.append(answers.assign(source_file=file))
+        answers = pd.concat(loaded, ignore_index=True) if loaded else pd.DataFrame(
+            columns=[*ANSWER_COLUMNS, "source_file"])
+        answers = answers.drop_duplicates(["crime_ref", "question"], keep="last")
+        count = upsert_answers(conn, sample_id, answers, ingested_at)
+    errors = pd.concat([_no_errors(), *found], ignore_index=True)
+    errors = errors.sort_values(["file", "row", "kind"], kind="stable", ignore_index=True)
+    return IngestReport(sample_id, len(files), rejected, int(answers["crime_ref"].nunique()), count, errors)

@@ -1,0 +1,94 @@
+"""Demo reviewers: fill in the worksheets as reviewers would, so the demo can run the ingest.
+
+A simulated reviewer mostly agrees with the automated finding shown beside each answer cell
+(90% by default) and sometimes does not: Yes and No swap, N/A becomes Yes or No. Where the
+pipeline has no finding (Q2 good service, a pending obligation, VPS use unknown) the reviewer
+judges: Q2 is Yes 85% of the time, the others Yes 70%, No 10%, No data 20%. A share of crimes can
+be left unreviewed (`response_rate`) to exercise partial returns.
+
+Every draw is a permanent random number of (seed, question, crime_ref) (`selection.py`), so the
+same seed gives the same answers whatever the order of rows or files, and the returned files
+keep the worksheets' deterministic bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vcpipeline.sampling.questions import FINDING_ANSWERS
+from vcpipeline.sampling.selection import permanent_random_numbers
+from vcpipeline.sampling.survey import NO, NO_DATA, NOT_APPLICABLE, YES
+from vcpipeline.sampling.worksheets import (
+    REVIEW_SHEET,
+    answer_columns,
+    finding_header,
+    workbook_bytes,
+    worksheet_header,
+)
+
+DEFAULT_AGREEMENT = 0.9
+
+
+def _uniform(refs: pd.Series, seed: str, purpose: str) -> np.ndarray:
+    return permanent_random_numbers(refs, f"{seed}\x1f{purpose}")
+
+
+def simulated_answers(refs: pd.Series, findings: pd.Series, question: str, seed: str,
+                      agreement_rate: float = DEFAULT_AGREEMENT) -> np.ndarray:
+    """One reviewer answer per crime for a question, given the findings shown (module docstring)."""
+    automated = findings.map(FINDING_ANSWERS).fillna(NO_DATA).to_numpy(dtype=object)
+    agree = _uniform(refs, seed, f"{question}\x1fagree") < agreement_rate
+    pick = _uniform(refs, seed, f"{question}\x1fpick")
+    disagree = np.select([automated == YES, automated == NO, automated == NOT_APPLICABLE],
+                         [NO, YES, np.where(pick < 0.5, YES, NO)], default=NO_DATA)
+    if question == "Q2":
+        judged = np.where(pick < 0.85, YES, NO)
+    else:
+        judged = np.select([pick < 0.7, pick < 0.8], [YES, NO], default=NO_DATA)
+    return np.where(automated == NO_DATA, judged, np.where(agree, automated, disagree))
+
+
+def fill_worksheet(source: Path, target: Path, seed: str, agreement_rate: float = DEFAULT_AGREEMENT,
+                   response_rate: float = 1.0) -> int:
+    """Answer one worksheet into `target`; return how many crimes were reviewed."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(source)
+    sheet = workbook[REVIEW_SHEET]
+    header = worksheet_header()
+    last = sheet.max_row
+    if last < 2:
+        target.write_bytes(source.read_bytes())
+        return 0
+
+    def column(index: int) -> pd.Series:
+        return pd.Series([sheet.cell(row=row, column=index).value or "" for row in range(2, last + 1)],
+                         dtype="str")
+
+    refs = column(1)
+    responding = _uniform(refs, seed, "respond") < response_rate
+    for question, answer_column in answer_columns().items():
+        findings = column(header.index(finding_header(question)) + 1)
+        answers = simulated_answers(refs, findings, question, seed, agreement_rate)
+        for offset in np.flatnonzero(responding):
+            sheet.cell(row=int(offset) + 2, column=answer_column, value=str(answers[offset]))
+    created = workbook.properties.created
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(workbook_bytes(workbook, created))
+    return int(responding.sum())
+
+
+def simulate_returns(worksheets: Sequence[Path], returns_folder: Path, seed: str = "demo-reviewers",
+                     agreement_rate: float = DEFAULT_AGREEMENT, response_rate: float = 1.0) -> list[Path]:
+    """Fill in each worksheet as a demo reviewer would; write them, same names, to `returns_folder`."""
+    written = []
+    for source in sorted(Path(path) for path in worksheets):
+        target = returns_folder / source.name
+        fill_worksheet(source, target, seed, agreement_rate, response_rate)
+        written.append(target)
+    return written
+
