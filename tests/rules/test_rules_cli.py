@@ -1,0 +1,89 @@
+"""`vcp sla` from the outside: files, streams, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from vcpipeline.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["sla", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_quarantined_rows_go_to_the_quarantine_file_and_the_run_still_succeeds(vc, write_folder, tmp_path, capsys) -> None:
+    folder = write_folder(events=[vc.event("E1", "VICTIM_UPDATE", "2026-03-03T10:00:00Z"),
+                                  vc.event("E2", "MYSTERY", "2026-03-03T10:00:00Z")])
+    quarantine = tmp_path / "quarantine.csv"
+    code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z",
+                         "--out", str(tmp_path / "o.csv"), "--quarantine", str(quarantine))
+    assert code == 0 and out == ""
+    q = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
+    assert list(q[["file", "row_number", "event_id", "reason"]].itertuples(index=False, name=None)) == [
+        ("events.csv", "2", "E2", "unknown event_type")]
+    assert err.count("\n") == 1 and "quarantined 1" in err and err.startswith("vcp sla: ")
+
+
+def test_as_of_without_offset_is_london_time(vc, write_folder, capsys) -> None:
+    # Acknowledgement due by the end of Monday 8 June 2026 (BST): due_at 2026-06-08T23:00:00Z.
+    folder = write_folder(crimes=[vc.crime(reported_at="2026-06-01T09:00:00Z")])
+    _, naive, _ = run(capsys, "--input", str(folder), "--as-of", "2026-06-08T23:30:00")
+    _, london, _ = run(capsys, "--input", str(folder), "--as-of", "2026-06-08T23:30:00+01:00")
+    _, utc, _ = run(capsys, "--input", str(folder), "--as-of", "2026-06-08T23:30:00Z")
+    assert naive == london
+    assert "acknowledgement,,2026-06-01T09:00:00Z,2026-06-08T23:00:00Z,,PENDING" in naive
+    assert "acknowledgement,,2026-06-01T09:00:00Z,2026-06-08T23:00:00Z,,BREACHED" in utc
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda folder: (folder / "victims.csv").unlink(), "missing file"),
+    (lambda folder: (folder / "crimes.csv").write_text("crime_ref,reported_at\nC1,2026-03-02T09:30:00Z\n"),
+     "crimes.csv: missing required column(s): department, offence_category, domestic_abuse, hate_crime"),
+])
+def test_unusable_input_is_a_one_line_error_and_non_zero_exit(vc, write_folder, capsys, mutate, message) -> None:
+    folder = write_folder()
+    mutate(folder)
+    code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
+    assert code != 0 and out == ""
+    assert err.count("\n") == 1 and err.startswith("vcp sla: error: ") and message in err
+
+
+def test_unparseable_as_of_is_a_one_line_error(write_folder, capsys) -> None:
+    code, _, err = run(capsys, "--input", str(write_folder()), "--as-of", "last tuesday")
+    assert code == 2 and err.count("\n") == 1 and "--as-of 'last tuesday'" in err
+
+
+def test_bad_rule_set_file_is_a_one_line_error(write_folder, tmp_path, capsys) -> None:
+    bad = tmp_path / "rules.toml"
+    bad.write_text('[rulesets."vcop-2099"]\nreported_from = "soon"\n')
+    code, _, err = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
+                       "--rulesets", str(bad))
+    assert code == 2 and err.count("\n") == 1 and "rule set 'vcop-2099'" in err and str(bad) in err
+
+
+def test_missing_input_folder_is_a_one_line_error(tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "--input", str(tmp_path / "nowhere"), "--as-of", "2026-03-31T12:00:00Z")
+    assert code == 2 and "input folder not found" in err
+
+
+def test_identifiers_with_commas_and_quotes_are_quoted_minimally(vc, write_folder, tmp_path, capsys) -> None:
+    ref = 'C,1"x'
+    folder = write_folder(crimes=[vc.crime(crime_ref=ref)], victims=[vc.victim(crime_ref=ref)])
+    code, out, _ = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
+    assert code == 0
+    assert out.splitlines()[1].startswith('"C,1""x",V1,acknowledgement,,2026-03-02T09:30:00Z,')
+    assert "\r" not in out
+
+
+def test_header_only_files_give_a_header_only_obligations_csv(write_folder, tmp_path, capsys) -> None:
+    folder = write_folder()
+    for name in ("crimes", "victims", "events"):
+        path = folder / f"{name}.csv"
+        path.write_text(path.read_text().splitlines()[0] + "\n")
+    code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
+    assert code == 0
+    assert out == "crime_ref,victim_id,rule,trigger_event_id,trigger_at,due_at,met_at,status,enhanced,rule_set\n"
+    assert "0 obligations" in err
