@@ -112,10 +112,10 @@ def due_dates(trigger_dates: np.ndarray, n: np.ndarray | int, unit: DeadlineUnit
     days = _as_days(trigger_dates)
     steps = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
     units = np.broadcast_to(np.asarray(unit), days.shape)
-    unknown = set(np.unique(units)) - {"working_days", "calendar_days"}
-    if unknown:
-        raise ValueError(f"unknown deadline unit(s): {sorted(unknown)}")
     working = units == "working_days"
+    unknown = ~working & (units != "calendar_days")
+    if unknown.any():
+        raise ValueError(f"unknown deadline unit(s): {sorted(set(units[unknown].tolist()))}")
     result = add_calendar_days(days, steps)
     if working.any():
         result[working] = add_working_days(days[working], steps[working])
