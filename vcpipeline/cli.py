@@ -13,6 +13,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from vcpipeline.errors import InputError, UsageError
+
+__all__ = ["InputError", "UsageError", "build_parser", "main"]
+
 # One module per command (or group of commands); each has `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "vcpipeline.warehouse.commands",   # vcp db upgrade | vcp load
@@ -21,10 +25,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vcpipeline.sampling.commands",    # vcp sample
     "vcpipeline.alerts.commands",      # vcp alerts
 )
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,22 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, InputError) as exc:
         print(f"vcp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
-    except Exception as exc:
-        if not _is_input_error(exc):
-            raise
-        print(f"vcp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _is_input_error(exc: Exception) -> bool:
-    """A `parsing.InputError` (unusable input: one line), checked without importing pandas."""
-    parsing = sys.modules.get("vcpipeline.parsing")
-    return parsing is not None and isinstance(exc, parsing.InputError)
 
 
 if __name__ == "__main__":

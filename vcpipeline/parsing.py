@@ -14,6 +14,10 @@ import pandas as pd
 
 from vcpipeline.calendar import LONDON
 from vcpipeline.canonical import CRIME_COLUMNS, EVENT_COLUMNS, VICTIM_COLUMNS
+from vcpipeline.errors import InputError
+
+__all__ = ["InputError", "parse_booleans", "parse_instants", "parse_integers",
+           "read_canonical_csv", "read_canonical_folder"]
 
 _TRUE = ("true", "1", "yes", "y", "t")
 _FALSE = ("false", "0", "no", "n", "f", "")
@@ -24,10 +28,6 @@ CANONICAL_FILES: Mapping[str, tuple[str, ...]] = {
     "victims": VICTIM_COLUMNS,
     "events": EVENT_COLUMNS,
 }
-
-
-class InputError(ValueError):
-    """Input that cannot be used at all (a missing file or column): one clear line for the user."""
 
 
 def parse_instants(values: pd.Series, local_tz: str = LONDON) -> pd.Series:
