@@ -1,0 +1,258 @@
+"""Every figure printed in the report equals what the warehouse holds.
+
+Expected values are computed here independently of `vcpipeline.report`: the compliance figures by
+a pandas groupby of the `obligations` table (with the local due date derived here), cross-checked
+against the summaries' reporting views; victims from `victim_compliance`; teams from obligations
+and `crimes.team`; data quality from `load_batches` and `quarantine`; the survey from
+`survey_results`. The page's figures are read back from its `data-figure` / `data-value` cells.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from vcpipeline.calendar import local_dates
+from vcpipeline.warehouse.db import make_engine
+from vcpipeline.warehouse.frames import read_frame
+
+PERIODS = ("2026Q1", "2026-03", "2025Q3")
+RULES = ("acknowledgement", "needs_referral", "investigation_update", "outcome_notification",
+         "vps_offer", "vps_feedback")
+STATUS = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending"}
+
+
+@pytest.fixture(scope="module")
+def pages(report_warehouse: str, tmp_path_factory: pytest.TempPathFactory, page_parser) -> dict:
+    from vcpipeline.report.run import build_period_report
+
+    folder = tmp_path_factory.mktemp("pages") / "report"
+    built = {}
+    for period in PERIODS:
+        path = build_period_report(report_warehouse, period, folder)
+        built[period] = page_parser(path.read_text(encoding="utf-8")).figures
+    return built
+
+
+@pytest.fixture(scope="module")
+def warehouse(report_warehouse: str) -> dict[str, pd.DataFrame]:
+    engine = make_engine(report_warehouse)
+    with engine.connect() as conn:
+        tables = {name: read_frame(conn, f"SELECT * FROM {name}") for name in (
+            "obligations", "crimes", "victim_compliance", "load_batches", "quarantine", "survey_results")}
+        for view in ("v_compliance_by_department_quarter", "v_compliance_by_department_month",
+                     "v_victim_compliance_by_department_quarter"):  # as the database computes them
+            result = conn.execute(sa.text(f"SELECT * FROM {view}"))
+            tables[view] = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    engine.dispose()
+    obligations = tables["obligations"]
+    due_dates = local_dates(obligations["due_at"]) - np.timedelta64(1, "D")
+    months = due_dates.astype("datetime64[M]")
+    obligations["month"] = months.astype(str)
+    month_number = months.astype(np.int64) % 12
+    obligations["quarter"] = [f"{m[:4]}Q{n // 3 + 1}" for m, n in zip(obligations["month"], month_number,
+                                                                       strict=True)]
+    obligations["service"] = np.where(obligations["enhanced"].astype(bool), "enhanced", "standard")
+    for status, column in STATUS.items():
+        obligations[column] = (obligations["status"] == status).astype("int64")
+    return tables
+
+
+def _in_period(frame: pd.DataFrame, period: str, month: str = "month", quarter: str = "quarter") -> pd.DataFrame:
+    return frame[frame[quarter] == period] if "Q" in period else frame[frame[month] == period]
+
+
+def _counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby(keys, as_index=False)[list(STATUS.values())].sum() if keys else \
+        pd.DataFrame([frame[list(STATUS.values())].sum()])
+    grouped["due"] = grouped[list(STATUS.values())].sum(axis=1)
+    decided = grouped["met_on_time"] + grouped["met_late"] + grouped["breached"]
+    grouped["compliance_rate"] = grouped["met_on_time"] / decided.where(decided > 0)
+    return grouped
+
+
+COUNTS = ("due", "met_on_time", "met_late", "breached", "pending", "compliance_rate")
+
+
+def _expect(expected: dict, section: str, key: str, row: pd.Series, columns=COUNTS) -> None:
+    for column in columns:
+        expected[f"{section}:{key}:{column}"] = row[column]
+
+
+def expected_figures(tables: dict[str, pd.DataFrame], period: str) -> dict[str, object]:
+    from vcpipeline.report.periods import parse_period
+
+    named = parse_period(period)
+    obligations = tables["obligations"]
+    inside = _in_period(obligations, period)
+    expected: dict[str, object] = {}
+    _expect(expected, "overall", "ALL", _counts(inside, []).iloc[0], ("due", "met_late", "breached", "pending",
+                                                                     "compliance_rate"))
+    by_rule = _counts(inside, ["rule"]).set_index("rule")
+    for rule in RULES:
+        row = by_rule.loc[rule] if rule in by_rule.index else pd.Series(
+            {**dict.fromkeys(COUNTS, 0), "compliance_rate": math.nan})
+        _expect(expected, "by_rule", rule, row)
+    for _, row in _counts(inside, ["department"]).iterrows():
+        _expect(expected, "by_department", row["department"], row)
+    enhanced = pd.concat([_counts(inside, ["service", "rule"]), _counts(inside, ["service"]).assign(rule="ALL")])
+    enhanced = enhanced.set_index(["service", "rule"])
+    for service in ("enhanced", "standard"):
+        for rule in ("ALL", *RULES):
+            row = enhanced.loc[(service, rule)] if (service, rule) in enhanced.index else pd.Series(
+                {"due": 0, "breached": 0, "compliance_rate": math.nan})
+            _expect(expected, "enhanced", f"{service}/{rule}", row, ("due", "breached", "compliance_rate"))
+    trend_months = set(named.trend_months())
+    in_trend = obligations[obligations["month"].isin(trend_months)]
+    trend = pd.concat([_counts(in_trend, ["month", "rule"]), _counts(in_trend, ["month"]).assign(rule="ALL")])
+    trend = trend.set_index(["month", "rule"])
+    for month in named.trend_months():
+        expected[f"trend:{month}/ALL:due"] = trend["due"].get((month, "ALL"), 0)
+        for rule in ("ALL", *RULES):
+            expected[f"trend:{month}/{rule}:compliance_rate"] = trend["compliance_rate"].get((month, rule), math.nan)
+    # Victims: crimes reported in the period (victim_compliance), by department and in all.
+    victims = _in_period(tables["victim_compliance"], period, "report_month", "report_quarter")
+    per_department = victims.groupby("department").agg(victims=("victim_id", "size"),
+                                                        compliant=("compliant", "sum"))
+    per_department.loc["ALL"] = per_department.sum()
+    for department, row in per_department.iterrows():
+        expected[f"victims:{department}:victims"] = row["victims"]
+        expected[f"victims:{department}:compliant"] = row["compliant"]
+        expected[f"victims:{department}:victim_compliance_rate"] = row["compliant"] / row["victims"]
+    _expect_survey(expected, tables["survey_results"], named.quarter)
+    _expect_data_quality(expected, tables, named)
+    return expected
+
+
+def _expect_survey(expected: dict, results: pd.DataFrame, quarter: str) -> None:
+    force = results[(results["quarter"] == quarter) & (results["domain"] == "FORCE")]
+    for _, row in force.iterrows():
+        for column in ("estimate", "ci_lower", "ci_upper", "previous_estimate", "change", "significant",
+                       "applicable", "percent_agreement", "kappa"):
+            expected[f"survey:{row['question']}:{column}"] = row[column]
+
+
+def _expect_data_quality(expected: dict, tables: dict, named) -> None:
+    from vcpipeline.calendar import start_of_local_day
+
+    low, high = start_of_local_day(np.array([named.first, named.after], dtype="datetime64[D]"))
+    batches = tables["load_batches"]
+    batches = batches[(batches["interval_start"] >= low) & (batches["interval_start"] < high)]
+    for source, rows in batches.groupby("source_system"):
+        expected[f"loads:{source}:batches"] = len(rows)
+        expected[f"loads:{source}:failed"] = int((rows["status"] == "failed").sum())
+        for column in ("rows_extracted", "rows_loaded", "rows_quarantined"):
+            expected[f"loads:{source}:{column}"] = int(rows[column].sum())
+    bad = tables["quarantine"][tables["quarantine"]["batch_id"].isin(batches["batch_id"])]
+    bad = bad.assign(reason=bad["reasons"].str.split(";")).explode("reason")
+    for (source, entity, reason), rows in bad.groupby(["source_system", "entity", "reason"]):
+        expected[f"quarantine:{source}/{entity}/{reason}:rows"] = len(rows)
+
+
+def _same(shown: str, expected: object) -> bool:
+    if expected is None or (isinstance(expected, float) and math.isnan(expected)) or expected is pd.NA:
+        return shown == ""
+    if isinstance(expected, bool | np.bool_):
+        return shown == ("true" if expected else "false")
+    if shown == "":
+        return False
+    return math.isclose(float(shown), float(expected), rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_every_expected_figure_is_printed_with_the_warehouse_value(pages: dict, warehouse: dict,
+                                                                   period: str) -> None:
+    shown = pages[period]
+    expected = expected_figures(warehouse, period)
+    missing = sorted(set(expected) - set(shown))
+    assert not missing, f"figures not in the page: {missing[:10]}"
+    wrong = {key: (shown[key], expected[key]) for key in expected if not _same(shown[key], expected[key])}
+    assert not wrong, f"figures differing from the warehouse: {dict(list(wrong.items())[:10])}"
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_every_printed_figure_is_checked(pages: dict, warehouse: dict, period: str) -> None:
+    expected = expected_figures(warehouse, period)
+    unchecked = sorted(key for key in set(pages[period]) - set(expected) if not key.startswith("teams:"))
+    assert not unchecked, f"figures the test does not know: {unchecked[:10]}"
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_teams_are_those_with_most_breaches_with_their_obligation_counts(pages: dict, warehouse: dict,
+                                                                         period: str) -> None:
+    obligations = _in_period(warehouse["obligations"], period)
+    teams = obligations.merge(warehouse["crimes"][["crime_ref", "team"]], on="crime_ref", how="left")
+    teams["team"] = teams["team"].fillna("(no team recorded)")
+    counts = _counts(teams, ["department", "team"])
+    counts = counts[counts["breached"] > 0].set_index(["department", "team"])
+    shown_keys = sorted({key.split(":")[1] for key in pages[period] if key.startswith("teams:")})
+    assert 0 < len(shown_keys) <= 10
+    assert len(shown_keys) == min(10, len(counts))
+    tenth = sorted(counts["breached"], reverse=True)[len(shown_keys) - 1]
+    for key in shown_keys:
+        department, team = key.split("/", 1)
+        row = counts.loc[(department, team)]
+        assert row["breached"] >= tenth
+        for column in ("breached", "due", "compliance_rate"):
+            assert _same(pages[period][f"teams:{key}:{column}"], row[column]), (key, column)
+    assert (counts["breached"] > tenth).sum() <= len(shown_keys)  # nobody with more breaches left out
+
+
+@pytest.mark.parametrize("period", ["2026Q1", "2025Q3"])
+def test_department_figures_equal_the_reporting_view(pages: dict, warehouse: dict, period: str) -> None:
+    view = warehouse["v_compliance_by_department_quarter"]
+    for _, row in view[view["due_quarter"] == period].iterrows():
+        for column in ("due", "breached", "compliance_rate"):
+            assert _same(pages[period][f"by_department:{row['department']}:{column}"], row[column])
+    victims = warehouse["v_victim_compliance_by_department_quarter"]
+    for _, row in victims[victims["report_quarter"] == period].iterrows():
+        assert _same(pages[period][f"victims:{row['department']}:victims"], row["victims"])
+        assert _same(pages[period][f"victims:{row['department']}:victim_compliance_rate"], row["compliance_rate"])
+
+
+def test_month_figures_equal_the_monthly_reporting_view(pages: dict, warehouse: dict) -> None:
+    view = warehouse["v_compliance_by_department_month"]
+    rows = view[view["due_month"] == "2026-03"]
+    assert len(rows) > 0
+    for _, row in rows.iterrows():
+        assert _same(pages["2026-03"][f"by_department:{row['department']}:due"], row["due"])
+        assert _same(pages["2026-03"][f"by_department:{row['department']}:compliance_rate"],
+                     row["compliance_rate"])
+
+
+def test_quarter_with_a_survey_shows_it_and_one_without_says_so(pages: dict, report_warehouse: str,
+                                                                tmp_path: Path) -> None:
+    assert "survey:Q1:estimate" in pages["2026Q1"]
+    assert "survey:Q1:previous_estimate" in pages["2026Q1"] and pages["2026Q1"]["survey:Q1:previous_estimate"]
+    assert not any(key.startswith("survey:") for key in pages["2025Q3"])
+    from vcpipeline.report.run import build_period_report
+
+    html = build_period_report(report_warehouse, "2025Q3", tmp_path).read_text(encoding="utf-8")
+    assert "No dip-sample survey results have been published for 2025Q3" in html
+
+
+def test_a_period_with_no_obligations_renders_with_no_figures_rather_than_failing(
+        report_warehouse: str, tmp_path: Path, page_parser) -> None:
+    from vcpipeline.report.run import build_period_report
+
+    figures = page_parser(build_period_report(report_warehouse, "2019Q1", tmp_path).read_text()).figures
+    assert figures["overall:ALL:due"] == "0"
+    assert figures["overall:ALL:compliance_rate"] == ""
+    assert figures["by_rule:acknowledgement:compliance_rate"] == ""
+
+
+def test_warehouse_has_data_in_every_section(warehouse: dict) -> None:
+    """Guard: the fixture force exercises every section (else the checks above prove little)."""
+    obligations = warehouse["obligations"]
+    q1 = obligations[obligations["quarter"] == "2026Q1"]
+    assert set(q1["rule"]) == set(RULES)
+    assert q1["enhanced"].astype(bool).any() and (~q1["enhanced"].astype(bool)).any()
+    assert (q1["status"] == "BREACHED").any() and (q1["status"] == "MET_LATE").any()
+    assert len(warehouse["quarantine"]) > 0
+    with_quarter = warehouse["survey_results"]
+    assert set(with_quarter["quarter"]) == {"2025Q4", "2026Q1"}

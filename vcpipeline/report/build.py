@@ -1,0 +1,370 @@
+"""Frames to one self-contained HTML page: the board paper, generated.
+
+Pure: `render_report(ReportData) -> str`, no I/O. The page has no script, no web font and no
+external resource (CSS and SVG inline), so it reads offline and prints. Every figure in a table
+cell carries `data-figure="section:key:column"` and `data-value` (the unrounded number, empty when
+there is none), which is how the tests check each printed figure against the summary tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from vcpipeline.report import charts
+from vcpipeline.report.model import ALL, COUNT_COLUMNS, RATE_COLUMN, RULE_LABELS, RULES, ReportData
+
+# One short "how measured" note per figure; docs/report.md says the same at length.
+HOW_MEASURED: dict[str, str] = {
+    "summary": (
+        "Obligations are counted in the period of their local due date (Europe/London), with the "
+        "status they had when the rule engine last evaluated them. Compliance = met on time ÷ "
+        "(met on time + met late + breached); pending obligations are not yet decided and are left out."
+    ),
+    "by_rule": (
+        "One obligation per victim and trigger, per RULES.md; each row is one Victims Code "
+        "entitlement, labelled with the board-paper question it answers."
+    ),
+    "by_department": "The department that owns the crime (crime recording system) at the last load.",
+    "trend": (
+        "The same compliance rate for each of the last twelve months (by local due date). A month "
+        "with nothing decided has no point; the line breaks there."
+    ),
+    "enhanced": (
+        "Enhanced-service victims (under 18, vulnerable, intimidated, persistently targeted, a "
+        "serious offence, domestic abuse or hate crime) are owed updates within 1 working day "
+        "instead of 5."
+    ),
+    "victims": (
+        "A victim is Victims Code compliant (board-paper Q1) when none of their obligations due in "
+        "the period was breached or met late."
+    ),
+    "teams": (
+        "Breached obligations due in the period by the crime's owning team (crimes.team); the ten "
+        "teams with the most breaches, ties by department and team name."
+    ),
+    "survey": (
+        "Reviewers' answers on the quarterly dip sample, design-weighted by department; 95% "
+        "Korn–Graubard interval; the change against the previous quarter is significant when its "
+        "two-sided p-value is below 0.05; agreement compares reviewers with the automated findings "
+        "they were shown (Cohen's kappa)."
+    ),
+    "data_quality": (
+        "Load batches whose interval ended in the period, by source system; quarantined rows by "
+        "the expectation they failed (a row failing several is counted under each)."
+    ),
+}
+
+SERVICES: tuple[str, ...] = ("enhanced", "standard")
+
+
+@dataclass
+class Cell:
+    text: str
+    header: bool = False
+    scope: str | None = None
+    figure: str | None = None
+    value: str | None = None
+    numeric: bool = False
+
+
+@dataclass
+class Table:
+    table_id: str
+    caption: str
+    columns: list[Cell]
+    rows: list[list[Cell]] = field(default_factory=list)
+
+
+# --- cells -------------------------------------------------------------------------------------
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def data_value(value: Any) -> str:
+    """The machine-readable value of a figure: integers exactly, floats unrounded, '' for none."""
+    if hasattr(value, "item") and not isinstance(value, int | float):  # numpy scalar
+        value = value.item()
+    if _is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))
+
+
+def count_cell(figure: str, value: Any) -> Cell:
+    text = "n/a" if _is_missing(value) else f"{int(value):,}"
+    return Cell(text, figure=figure, value=data_value(None if _is_missing(value) else int(value)),
+                numeric=True)
+
+
+def rate_cell(figure: str, value: Any, digits: int = 1, missing: str = "n/a") -> Cell:
+    text = missing if _is_missing(value) else charts.percent(float(value), digits)
+    return Cell(text, figure=figure, value=data_value(value), numeric=True)
+
+
+def header(text: str, scope: str = "col") -> Cell:
+    return Cell(text, header=True, scope=scope)
+
+
+def row_header(text: str) -> Cell:
+    return Cell(text, header=True, scope="row")
+
+
+COUNT_HEADERS: dict[str, str] = {
+    "due": "Due", "met_on_time": "Met on time", "met_late": "Met late", "breached": "Breached",
+    "pending": "Pending", RATE_COLUMN: "Compliance",
+}
+
+
+def _count_cells(section: str, key: str, row: pd.Series) -> list[Cell]:
+    cells = [count_cell(f"{section}:{key}:{name}", row[name]) for name in COUNT_COLUMNS]
+    cells.append(rate_cell(f"{section}:{key}:{RATE_COLUMN}", row[RATE_COLUMN]))
+    return cells
+
+
+def rule_label(rule: str) -> str:
+    return "All entitlements" if rule == ALL else RULE_LABELS.get(rule, rule)
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+def compliance_table(section: str, frame: pd.DataFrame, key: str, caption: str, key_header: str,
+                     label=lambda value: value) -> Table:
+    """A row per `key` value with the counts and the compliance rate."""
+    table = Table(f"t-{section}", caption,
+                  [header(key_header), *(header(COUNT_HEADERS[c]) for c in (*COUNT_COLUMNS, RATE_COLUMN))])
+    for _, row in frame.iterrows():
+        table.rows.append([row_header(label(str(row[key]))), *_count_cells(section, str(row[key]), row)])
+    return table
+
+
+def trend_table(data: ReportData) -> Table:
+    months = data.period.trend_months()
+    rules = [ALL, *RULES]
+    table = Table("t-trend", "Compliance by month and entitlement, last 12 months (by local due date)",
+                  [header("Month"), header("Due (all)"), *(header(rule_label(r)) for r in rules)])
+    trend = data.trend.set_index(["month", "rule"])
+    for month in months:
+        due = trend["due"].get((month, ALL), 0)
+        row = [row_header(month), count_cell(f"trend:{month}/{ALL}:due", due)]
+        for rule in rules:
+            value = trend[RATE_COLUMN].get((month, rule), math.nan)
+            row.append(rate_cell(f"trend:{month}/{rule}:{RATE_COLUMN}", value))
+        table.rows.append(row)
+    return table
+
+
+def trend_charts(data: ReportData) -> list[tuple[str, Any]]:
+    months = list(data.period.trend_months())
+    trend = data.trend.set_index(["month", "rule"])[RATE_COLUMN]
+    made = []
+    for i, rule in enumerate([ALL, *RULES]):
+        values = [trend.get((month, rule), math.nan) for month in months]
+        made.append((rule_label(rule), charts.line_chart(
+            f"c-trend-{i}", f"{rule_label(rule)}: compliance by month", months, values,
+            description=f"Monthly compliance, {months[0]} to {months[-1]}.")))
+    return made
+
+
+def enhanced_table(data: ReportData) -> Table:
+    table = Table("t-enhanced", "Enhanced and standard victims: obligations due and compliance, by entitlement",
+                  [header("Entitlement"), *(header(f"{s.capitalize()}: {what}")
+                                            for s in SERVICES for what in ("due", "breached", "compliance"))])
+    rows = data.enhanced.set_index(["service", "rule"]).to_dict("index")
+    nothing = {"due": 0, "breached": 0, RATE_COLUMN: math.nan}
+    for rule in [ALL, *RULES]:
+        row = [row_header(rule_label(rule))]
+        for service in SERVICES:
+            key, found = f"{service}/{rule}", rows.get((service, rule), nothing)
+            row.append(count_cell(f"enhanced:{key}:due", found["due"]))
+            row.append(count_cell(f"enhanced:{key}:breached", found["breached"]))
+            row.append(rate_cell(f"enhanced:{key}:{RATE_COLUMN}", found[RATE_COLUMN]))
+        table.rows.append(row)
+    return table
+
+
+def victims_table(data: ReportData) -> Table:
+    table = Table("t-victims", "Victims Code compliant victims (Q1), by department",
+                  [header("Department"), header("Victims (crime reported in the period)"), header("Compliant"),
+                   header("Compliant share")])
+    for _, row in data.victims.iterrows():
+        key = str(row["department"])
+        table.rows.append([
+            row_header("All departments" if key == ALL else key),
+            count_cell(f"victims:{key}:victims", row["victims"]),
+            count_cell(f"victims:{key}:compliant", row["compliant"]),
+            rate_cell(f"victims:{key}:victim_compliance_rate", row["victim_compliance_rate"]),
+        ])
+    return table
+
+
+def teams_table(data: ReportData) -> Table:
+    table = Table("t-teams", "Teams with the most breached obligations",
+                  [header("Rank"), header("Department"), header("Team"), header("Breached"), header("Due"),
+                   header("Compliance")])
+    for rank, (_, row) in enumerate(data.teams.iterrows(), start=1):
+        key = f"{row['department']}/{row['team']}"
+        table.rows.append([
+            Cell(str(rank), numeric=True), Cell(str(row["department"])), row_header(str(row["team"])),
+            count_cell(f"teams:{key}:breached", row["breached"]),
+            count_cell(f"teams:{key}:due", row["due"]),
+            rate_cell(f"teams:{key}:{RATE_COLUMN}", row[RATE_COLUMN]),
+        ])
+    return table
+
+
+def survey_table(data: ReportData) -> Table | None:
+    """The board paper's "Latest Victims Code Survey Results", with its uncertainty."""
+    if data.survey is None or data.survey.empty:
+        return None
+    from vcpipeline.sampling.questions import QUESTIONS
+    from vcpipeline.sampling.results import FORCE, board_table
+
+    spread = dict(zip([q.id for q in QUESTIONS], board_table(data.survey)["Departments"], strict=True))
+    force = data.survey[data.survey["domain"] == FORCE].set_index("question")
+    table = Table("t-survey", f"Latest Victims Code survey results, dip sample {data.survey_quarter}",
+                  [header("Question"), header("Result"), header("95% CI lower"), header("95% CI upper"),
+                   header("Previous quarter"), header("Change (points)"), header("Significant change?"),
+                   header("Answered (Yes + No)"), header("Departments (lowest – highest)"),
+                   header("Agreement with automated findings"), header("Cohen's kappa")])
+    for question in QUESTIONS:
+        if question.id not in force.index:
+            continue
+        row = force.loc[question.id]
+        key = f"survey:{question.id}"
+        change = row["change"]
+        significant = bool(row["significant"])
+        p_value = row["p_value"]
+        verdict = "n/a" if _is_missing(change) else (
+            ("Yes" if significant else "No") + ("" if _is_missing(p_value) else f" (p = {p_value:.3f})"))
+        table.rows.append([
+            row_header(f"{question.id} {question.text}"),
+            rate_cell(f"{key}:estimate", row["estimate"], 0, missing="No data"),
+            rate_cell(f"{key}:ci_lower", row["ci_lower"], 0),
+            rate_cell(f"{key}:ci_upper", row["ci_upper"], 0),
+            rate_cell(f"{key}:previous_estimate", row["previous_estimate"], 0),
+            Cell("n/a" if _is_missing(change) else f"{100 * change:+.0f}", figure=f"{key}:change",
+                 value=data_value(change), numeric=True),
+            Cell(verdict, figure=f"{key}:significant", value=data_value(significant)),
+            count_cell(f"{key}:applicable", row["applicable"]),
+            Cell(str(spread.get(question.id, "")) or "–"),
+            Cell("n/a" if _is_missing(row["percent_agreement"]) else f"{row['percent_agreement']:.0f}%",
+                 figure=f"{key}:percent_agreement", value=data_value(row["percent_agreement"]),
+                 numeric=True),
+            Cell("n/a" if _is_missing(row["kappa"]) else f"{row['kappa']:.2f}", figure=f"{key}:kappa",
+                 value=data_value(row["kappa"]), numeric=True),
+        ])
+    return table
+
+
+LOAD_HEADERS: dict[str, str] = {
+    "batches": "Batches", "failed": "Failed batches", "rows_extracted": "Rows extracted",
+    "rows_loaded": "Rows loaded", "rows_quarantined": "Rows quarantined",
+}
+
+
+def loads_table(data: ReportData) -> Table:
+    table = Table("t-loads", "Rows loaded and quarantined, by source system",
+                  [header("Source system"), *(header(text) for text in LOAD_HEADERS.values())])
+    for _, row in data.loads.iterrows():
+        key = str(row["source_system"])
+        table.rows.append([row_header(key),
+                           *(count_cell(f"loads:{key}:{name}", row[name]) for name in LOAD_HEADERS)])
+    return table
+
+
+def quarantine_table(data: ReportData) -> Table:
+    table = Table("t-quarantine", "Quarantined rows by failed expectation",
+                  [header("Source system"), header("Entity"), header("Failed expectation"), header("Rows")])
+    for _, row in data.quarantine.iterrows():
+        key = f"{row['source_system']}/{row['entity']}/{row['reason']}"
+        table.rows.append([Cell(str(row["source_system"])), Cell(str(row["entity"])),
+                           row_header(str(row["reason"])), count_cell(f"quarantine:{key}:rows", row["rows"])])
+    return table
+
+
+def _bars(frame: pd.DataFrame, key: str, label=lambda v: v) -> list[tuple[str, float | None]]:
+    return [(label(str(row[key])), None if _is_missing(row[RATE_COLUMN]) else float(row[RATE_COLUMN]))
+            for _, row in frame.iterrows()]
+
+
+def _enhanced_bars(data: ReportData) -> list[tuple[str, float | None]]:
+    frame = data.enhanced.set_index(["service", "rule"])[RATE_COLUMN]
+    return [(f"{rule_label(rule)}, {service}", None if _is_missing(frame.get((service, rule)))
+             else float(frame.get((service, rule))))
+            for rule in [ALL, *RULES] for service in SERVICES]
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("vcpipeline.report", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _instant_text(value: Any) -> str:
+    if value is None:
+        return "not yet evaluated"
+    from vcpipeline.report.periods import LONDON
+
+    return pd.Timestamp(value).tz_convert(LONDON).strftime("%d %B %Y %H:%M %Z")
+
+
+def render_report(data: ReportData) -> str:
+    """The report page for one period (see the module docstring)."""
+    overall = data.overall.iloc[0]
+    force_victims = data.victims.set_index("department")
+    headline = [
+        ("Obligations due", count_cell("overall:ALL:due", overall["due"])),
+        ("Compliance", rate_cell(f"overall:ALL:{RATE_COLUMN}", overall[RATE_COLUMN])),
+        ("Breached", count_cell("overall:ALL:breached", overall["breached"])),
+        ("Met late", count_cell("overall:ALL:met_late", overall["met_late"])),
+        ("Pending", count_cell("overall:ALL:pending", overall["pending"])),
+        ("Victims Code compliant victims (Q1)",
+         rate_cell("victims:ALL:victim_compliance_rate",
+                   force_victims["victim_compliance_rate"].get(ALL, math.nan))),
+    ]
+    context = {
+        "data": data,
+        "title": f"Victims Code compliance: {data.period.label}",
+        "generated": _instant_text(pd.Timestamp(data.generated_at)),
+        "evaluated": _instant_text(data.evaluated_as_of),
+        "headline": headline,
+        "how": HOW_MEASURED,
+        "rule_chart": charts.bar_chart("c-rule", "Compliance by entitlement",
+                                       _bars(data.by_rule, "rule", rule_label)),
+        "rule_table": compliance_table("by_rule", data.by_rule, "rule", "Compliance by entitlement "
+                                       "(Victims Code right / board-paper question)", "Entitlement", rule_label),
+        "department_chart": charts.bar_chart("c-department", "Compliance by department",
+                                             _bars(data.by_department, "department")),
+        "department_table": compliance_table("by_department", data.by_department, "department",
+                                             "Compliance by department", "Department"),
+        "victims_table": victims_table(data),
+        "trend_charts": trend_charts(data),
+        "trend_table": trend_table(data),
+        "enhanced_chart": charts.bar_chart("c-enhanced", "Compliance, enhanced and standard victims",
+                                           _enhanced_bars(data)),
+        "enhanced_table": enhanced_table(data),
+        "teams_table": teams_table(data),
+        "survey_table": survey_table(data),
+        "loads_table": loads_table(data),
+        "quarantine_table": quarantine_table(data),
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def render_index(entries: Sequence[tuple[str, str]] | Iterable[tuple[str, str]], title: str) -> str:
+    """A plain list page of reports: (href, label) pairs, newest first."""
+    return _environment().get_template("index.html.j2").render(title=title, entries=list(entries))

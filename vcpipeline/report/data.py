@@ -1,0 +1,253 @@
+"""Read a period's figures from the warehouse: one query per section, from the summary tables.
+
+The compliance sections sum the rows of `compliance_quarterly` (a quarter) or
+`compliance_monthly` (a month, and the twelve months of the trend) and recompute the rate from
+the summed counts (rates do not add up). Victims come from `victim_compliance` (periods of the
+crime report), the teams from `obligations` joined to `crimes.team` (the summaries have no
+team), data quality from `load_batches` and `quarantine`, the survey from `survey_results`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from vcpipeline.calendar import start_of_local_day
+from vcpipeline.report.model import ALL, COUNT_COLUMNS, RULES, ReportData, with_rate
+from vcpipeline.report.periods import Period
+from vcpipeline.warehouse.frames import read_frame
+from vcpipeline.warehouse.schema import (
+    compliance_monthly,
+    compliance_quarterly,
+    crimes,
+    load_batches,
+    obligation_runs,
+    obligations,
+    quarantine,
+    victim_compliance,
+)
+
+TOP_TEAMS = 10
+NO_TEAM = "(no team recorded)"
+
+
+def _sums(table: sa.Table) -> list[Any]:
+    return [sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in COUNT_COLUMNS]
+
+
+def _period_filter(table: sa.Table, period: Period) -> Any:
+    if table is compliance_quarterly:
+        return table.c.due_quarter == period.name
+    return table.c.due_month.in_(period.months)
+
+
+def _summary_table(period: Period) -> sa.Table:
+    return compliance_quarterly if period.kind == "quarter" else compliance_monthly
+
+
+def _grouped(conn: sa.Connection, period: Period, *keys: str) -> pd.DataFrame:
+    """The period's counts summed by `keys` over its summary table, with the rate."""
+    table = _summary_table(period)
+    query = (sa.select(*(table.c[key] for key in keys), *_sums(table))
+             .where(_period_filter(table, period)))
+    if keys:
+        query = query.group_by(*(table.c[key] for key in keys)).order_by(*(table.c[key] for key in keys))
+    frame = read_frame(conn, query)
+    if frame.empty and not keys:
+        frame = pd.DataFrame({name: [0] for name in COUNT_COLUMNS})
+    return with_rate(frame)
+
+
+def _in_rule_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every rule in the board paper's order, zero rows for those that owed nothing."""
+    present = frame.set_index("rule")
+    order = [*RULES, *sorted(set(present.index) - set(RULES))]
+    filled = present.reindex(order)
+    filled[list(COUNT_COLUMNS)] = filled[list(COUNT_COLUMNS)].fillna(0)
+    return with_rate(filled.rename_axis("rule").reset_index())
+
+
+def read_overall(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    return _grouped(conn, period)
+
+
+def read_by_rule(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    return _in_rule_order(_grouped(conn, period, "rule"))
+
+
+def read_by_department(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    return _grouped(conn, period, "department")
+
+
+def read_enhanced(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """By service level and rule, with an ALL-rules row per service level."""
+    frame = _grouped(conn, period, "enhanced", "rule")
+    frame["service"] = np.where(frame["enhanced"].astype("boolean").fillna(False), "enhanced", "standard")
+    totals = frame.groupby("service", as_index=False)[list(COUNT_COLUMNS)].sum().assign(rule=ALL)
+    both = pd.concat([frame[["service", "rule", *COUNT_COLUMNS]], totals], ignore_index=True)
+    return with_rate(both)
+
+
+def read_trend(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Month by rule over the twelve months ending with the period, with an ALL-rules row per month."""
+    months = list(period.trend_months())
+    table = compliance_monthly
+    frame = read_frame(conn, sa.select(table.c.due_month.label("month"), table.c.rule, *_sums(table))
+                       .where(table.c.due_month.in_(months))
+                       .group_by(table.c.due_month, table.c.rule)
+                       .order_by(table.c.due_month, table.c.rule))
+    frame = frame.astype({"month": "str", "rule": "str"})
+    totals = frame.groupby("month", as_index=False)[list(COUNT_COLUMNS)].sum().assign(rule=ALL)
+    return with_rate(pd.concat([frame, totals], ignore_index=True))
+
+
+def read_victims(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Victims of crimes reported in the period, compliant (Q1) or not, by department and ALL."""
+    table = victim_compliance
+    column = table.c.report_quarter if period.kind == "quarter" else table.c.report_month
+    compliant = sa.func.sum(sa.case((table.c.compliant, 1), else_=0))
+    frame = read_frame(conn, sa.select(table.c.department, sa.func.count().label("victims"),
+                                       sa.func.coalesce(compliant, 0).label("compliant"))
+                       .where(column == period.name)
+                       .group_by(table.c.department).order_by(table.c.department))
+    frame = frame.astype({"department": "str", "victims": "int64", "compliant": "int64"})
+    total = pd.DataFrame({"department": [ALL], "victims": [int(frame["victims"].sum())],
+                          "compliant": [int(frame["compliant"].sum())]})
+    frame = pd.concat([frame, total], ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["victim_compliance_rate"] = (frame["compliant"] / frame["victims"].where(frame["victims"] > 0)
+                                           ).astype("float64")
+    return frame
+
+
+def due_at_bounds(period: Period) -> tuple[datetime, datetime]:
+    """(low, high] of `due_at` for the period's local due dates: `due_at` is the first instant
+    after the due date, i.e. the local midnight that ends it."""
+    low, high = start_of_local_day(np.array([period.first, period.after], dtype="datetime64[D]"))
+    return low.to_pydatetime(), high.to_pydatetime()
+
+
+def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS) -> pd.DataFrame:
+    """The `top` teams by breached obligations due in the period (obligations × crimes.team).
+
+    Two steps, because the summaries have no team: rank teams on the breached obligations only
+    (the `status, due_at` index finds them, a few percent of the period), then count every
+    obligation of just those teams' crimes. Ranking on all of the period's obligations costs a
+    join of millions of rows at a force's scale; this costs the breaches plus the top teams.
+    """
+    low, high = due_at_bounds(period)
+    in_period = sa.and_(obligations.c.due_at > low, obligations.c.due_at <= high)
+    team = sa.func.coalesce(crimes.c.team, NO_TEAM).label("team")
+    joined = obligations.outerjoin(crimes, crimes.c.crime_ref == obligations.c.crime_ref)
+    breached = sa.func.count().label("breached")
+    ranked = read_frame(conn, sa.select(obligations.c.department, team, breached)
+                        .select_from(joined)
+                        .where(obligations.c.status == "BREACHED", in_period)
+                        .group_by(obligations.c.department, team)
+                        .order_by(breached.desc(), obligations.c.department, team)
+                        .limit(top))
+    columns = ["department", "team", *COUNT_COLUMNS]
+    if ranked.empty:
+        return with_rate(pd.DataFrame({name: pd.Series([], dtype="str" if name in ("department", "team")
+                                                        else "int64") for name in columns}))
+    ranked = ranked.astype({"department": "str", "team": "str"})
+    teams = sorted(set(ranked["team"]) - {NO_TEAM})
+    chosen = [crimes.c.team.in_(teams)] + ([crimes.c.team.is_(None)] if NO_TEAM in set(ranked["team"]) else [])
+    status = obligations.c.status
+    counted = read_frame(conn, sa.select(
+        obligations.c.department, team, sa.func.count().label("due"),
+        *(sa.func.sum(sa.case((status == code, 1), else_=0)).label(name)
+          for name, code in (("met_on_time", "MET"), ("met_late", "MET_LATE"),
+                             ("breached", "BREACHED"), ("pending", "PENDING"))))
+        .select_from(obligations.join(crimes, crimes.c.crime_ref == obligations.c.crime_ref))
+        # The IN (not just the join) lets SQLite walk the obligations' primary key from those
+        # crimes rather than the whole period's due_at index.
+        .where(obligations.c.crime_ref.in_(sa.select(crimes.c.crime_ref).where(sa.or_(*chosen))), in_period)
+        .group_by(obligations.c.department, team))
+    counted = counted.astype({"department": "str", "team": "str"})
+    order = ranked[["department", "team"]].reset_index(drop=True)
+    return with_rate(order.merge(counted, on=["department", "team"], how="left", validate="one_to_one")[columns])
+
+
+def _batch_window(period: Period) -> Any:
+    low, high = start_of_local_day(np.array([period.first, period.after], dtype="datetime64[D]"))
+    return sa.and_(load_batches.c.interval_start >= low.to_pydatetime(),
+                   load_batches.c.interval_start < high.to_pydatetime())
+
+
+def read_loads(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Load batches that started in the period, by source system."""
+    table = load_batches
+    query = (sa.select(table.c.source_system, sa.func.count().label("batches"),
+                       sa.func.sum(sa.case((table.c.status == "failed", 1), else_=0)).label("failed"),
+                       *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name)
+                         for name in ("rows_extracted", "rows_loaded", "rows_quarantined")))
+             .where(_batch_window(period))
+             .group_by(table.c.source_system).order_by(table.c.source_system))
+    frame = read_frame(conn, query)
+    numbers = ["batches", "failed", "rows_extracted", "rows_loaded", "rows_quarantined"]
+    if frame.empty:
+        return pd.DataFrame({"source_system": pd.Series([], dtype="str"),
+                             **{name: pd.Series([], dtype="int64") for name in numbers}})
+    return frame.astype({"source_system": "str", **dict.fromkeys(numbers, "int64")})
+
+
+def read_quarantine(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Quarantined rows of the period's batches by source, entity and failed expectation."""
+    query = (sa.select(quarantine.c.source_system, quarantine.c.entity, quarantine.c.reasons,
+                       sa.func.count().label("rows"))
+             .select_from(quarantine.join(load_batches, load_batches.c.batch_id == quarantine.c.batch_id))
+             .where(_batch_window(period))
+             .group_by(quarantine.c.source_system, quarantine.c.entity, quarantine.c.reasons))
+    frame = read_frame(conn, query)
+    columns = ["source_system", "entity", "reason", "rows"]
+    if frame.empty:
+        return pd.DataFrame({name: pd.Series([], dtype="int64" if name == "rows" else "str")
+                             for name in columns})
+    frame = frame.astype({"source_system": "str", "entity": "str", "reasons": "str", "rows": "int64"})
+    frame["reason"] = frame["reasons"].str.split(";")
+    exploded = frame.explode("reason")
+    exploded["reason"] = exploded["reason"].str.strip()
+    exploded = exploded[exploded["reason"] != ""]
+    grouped = exploded.groupby(["source_system", "entity", "reason"], as_index=False)["rows"].sum()
+    return grouped.sort_values(["rows", "source_system", "entity", "reason"],
+                               ascending=[False, True, True, True], ignore_index=True)[columns]
+
+
+def read_evaluated_as_of(conn: sa.Connection) -> datetime | None:
+    """The instant the obligations were last evaluated as of (max keeps the column's UTC type)."""
+    return conn.execute(sa.select(sa.func.max(obligation_runs.c.as_of))).scalar()
+
+
+def read_survey(conn: sa.Connection, period: Period) -> pd.DataFrame | None:
+    from vcpipeline.sampling.results import read_survey_results
+
+    results = read_survey_results(conn, period.quarter)
+    return None if results.empty else results
+
+
+def read_report_data(conn: sa.Connection, period: Period, generated_at: datetime | None = None,
+                     data_docs_href: str = "../data_docs/index.html") -> ReportData:
+    """Every section of the period's report, read in one transaction (a consistent snapshot)."""
+    return ReportData(
+        period=period,
+        generated_at=generated_at or datetime.now(UTC),
+        evaluated_as_of=read_evaluated_as_of(conn),
+        overall=read_overall(conn, period),
+        by_rule=read_by_rule(conn, period),
+        by_department=read_by_department(conn, period),
+        trend=read_trend(conn, period),
+        enhanced=read_enhanced(conn, period),
+        victims=read_victims(conn, period),
+        teams=read_teams(conn, period),
+        survey=read_survey(conn, period),
+        survey_quarter=period.quarter,
+        loads=read_loads(conn, period),
+        quarantine=read_quarantine(conn, period),
+        data_docs_href=data_docs_href,
+    )
+

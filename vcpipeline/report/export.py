@@ -1,0 +1,66 @@
+"""The report's tables as CSV and Parquet beside it, for analysts who want the numbers.
+
+One file pair per section (`<stem>-data/<section>.csv|.parquet`), each row stamped with the
+period. The same frames the page shows, so a figure in the page and the file always agree.
+Files are written to a temporary name and renamed: a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from vcpipeline.report.model import ReportData
+
+SECTIONS: tuple[str, ...] = (
+    "overall", "by_rule", "by_department", "trend", "enhanced", "victims", "teams", "survey",
+    "loads", "quarantine",
+)
+FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+
+def data_folder_name(stem: str) -> str:
+    return f"{stem}-data"
+
+
+def export_names(stem: str, data: ReportData) -> tuple[str, ...]:
+    """The relative paths the export writes (links for the page), in section order."""
+    return tuple(f"{data_folder_name(stem)}/{section}.{fmt}"
+                 for section in SECTIONS if section_frame(data, section) is not None for fmt in FORMATS)
+
+
+def section_frame(data: ReportData, section: str) -> pd.DataFrame | None:
+    """A section's frame with the period first; None for a section without data (no survey)."""
+    frame = getattr(data, section)
+    if frame is None:
+        return None
+    frame = frame.reset_index(drop=True).copy()
+    frame.insert(0, "period", data.period.name)
+    for name in frame.columns:  # Parquet wants one type per column: text stays text
+        if frame[name].dtype == object:
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _replace(path: Path, write) -> None:
+    staging = path.with_name(f".{path.name}.tmp")
+    write(staging)
+    os.replace(staging, path)
+
+
+def export_tables(data: ReportData, folder: Path, stem: str) -> list[Path]:
+    """Write every section's CSV and Parquet under `folder/<stem>-data/`; the paths written."""
+    target = folder / data_folder_name(stem)
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for section in SECTIONS:
+        frame = section_frame(data, section)
+        if frame is None:
+            continue
+        csv_path, parquet_path = target / f"{section}.csv", target / f"{section}.parquet"
+        _replace(csv_path, lambda p, f=frame: f.to_csv(p, index=False, lineterminator="\n"))
+        _replace(parquet_path, lambda p, f=frame: f.to_parquet(p, index=False))
+        written += [csv_path, parquet_path]
+    return written
