@@ -19,11 +19,14 @@ __all__ = ["InputError", "UsageError", "build_parser", "main"]
 
 # One module per command (or group of commands); each has `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
-    "vcpipeline.warehouse.commands",   # vcp db upgrade | vcp load
+    "vcpipeline.warehouse.commands",   # vcp db upgrade | current
     "vcpipeline.synth.commands",       # vcp generate
     "vcpipeline.rules.commands",       # vcp sla
     "vcpipeline.sampling.commands",    # vcp sample
     "vcpipeline.alerts.commands",      # vcp alerts
+    "vcpipeline.report.commands",      # vcp report
+    "vcpipeline.ingest.commands",      # vcp ingest | vcp quarantine list|replay
+    "vcpipeline.orchestration.commands",  # vcp demo
 )
 
 
@@ -31,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcp", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
