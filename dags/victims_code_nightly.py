@@ -6,7 +6,9 @@ Every night at 02:00 Europe/London: for each source system configured in
 02:00 to this 02:00, local), validate them and load them into the warehouse as one batch
 (one mapped task per source). When every source has loaded, evaluate each victim's Victims
 Code obligations as of the end of the interval and store the compliance summaries that the
-morning alerts and the board report read.
+morning alerts and the board report read. Then e-mail each team lead their new breaches and the
+obligations due soon, and data engineering a digest of the night's data problems (each e-mail
+once: the alert log, Asset `vcp_warehouse.alert_log`, stops a retry or rerun sending it again).
 
 Reruns and backfills of a night repeat exactly that night's work: every step is keyed on the
 run's data interval, never on "now".
@@ -89,8 +91,28 @@ def victims_code_nightly() -> None:
 
         return nightly.load_summaries(data_interval_end, warehouse_url())
 
+    @task(outlets=[assets.ALERT_LOG])
+    def send_alerts(summaries: dict, data_interval_end: datetime | None = None) -> dict:
+        # A refused e-mail raises, so Airflow retries; the alert log stops a retry re-sending.
+        from vcpipeline import nightly
+        from vcpipeline.alerts.run import send_nightly_alerts
+        from vcpipeline.orchestration import variables
+        from vcpipeline.orchestration.connections import (
+            DATA_ENGINEERING_EMAIL_VAR,
+            SMTP_CONN_ID,
+            warehouse_url,
+        )
+
+        return send_nightly_alerts(
+            data_interval_end, warehouse_url(),
+            data_engineering_email=variables.variable(DATA_ENGINEERING_EMAIL_VAR, "") or None,
+            expected_sources=nightly.configured_sources(),
+            data_docs_url=variables.data_docs_url(),
+            smtp_conn_id=SMTP_CONN_ID,
+        )
+
     batches = extract_validate_load.expand(source=configured_sources())
-    load_summaries(evaluate_obligations(batches))
+    send_alerts(load_summaries(evaluate_obligations(batches)))
 
 
 victims_code_nightly()

@@ -84,3 +84,92 @@ def pipeline_connections(monkeypatch: pytest.MonkeyPatch, mail_sink, tmp_path: P
             monkeypatch.setenv(key, value)
 
     return configure
+
+
+# --- for the alert task and the quarterly DAGs (victims_code_quarterly_sample, review ingest) ---
+
+REVIEWERS = "dip-sample-reviewers@force.example"
+
+
+def prepare_for_alerts(warehouse_url: str) -> None:
+    """What the nightly `send_alerts` task reads besides the night's results: the team reference
+    (a default lead per department) and, until the rule engine's migration lands, an empty
+    stand-in `obligations` table with the columns the alerts read."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from vcpipeline.alerts.reference import store_team_leads
+    from vcpipeline.canonical import DEPARTMENTS
+    from vcpipeline.warehouse.db import make_engine
+    from vcpipeline.warehouse.schema import UtcDateTime
+
+    engine = make_engine(warehouse_url)
+    try:
+        with engine.begin() as conn:
+            if not sa.inspect(conn).has_table("obligations"):
+                sa.Table(
+                    "obligations", sa.MetaData(),
+                    *(sa.Column(n, sa.String(64)) for n in ("crime_ref", "victim_id", "rule", "trigger_event_id")),
+                    *(sa.Column(n, UtcDateTime()) for n in ("trigger_at", "due_at", "met_at")),
+                    sa.Column("status", sa.String(16)), sa.Column("enhanced", sa.Boolean),
+                    sa.Column("rule_set", sa.String(16)), sa.Column("department", sa.String(64)),
+                ).create(conn)
+            store_team_leads(conn, pd.DataFrame({
+                "department": list(DEPARTMENTS), "team": "",
+                "lead_name": [f"Lead {d.title()}" for d in DEPARTMENTS],
+                "lead_email": [f"{d.lower()}.lead@force.example" for d in DEPARTMENTS],
+            }), datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sampling_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
+    """The sampling DAGs' Variables in the environment: reviewers' address and folders under tmp."""
+    from vcpipeline.orchestration.variables import variables_env
+
+    folders = {"sample": tmp_path / "sample", "returns": tmp_path / "returns"}
+    env = variables_env(reviewers_email=REVIEWERS, sample_folder=folders["sample"],
+                        returns_folder=folders["returns"],
+                        data_docs_url=(tmp_path / "data_docs" / "index.html").as_uri())
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return folders
+
+
+def load_quarter_crimes(url: str, quarter_start: str, departments: dict[str, int]) -> list[str]:
+    """A few crimes (each with a victim) reported in the quarter starting on `quarter_start`."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from vcpipeline.warehouse.db import make_engine
+    from vcpipeline.warehouse.load import start_batch, upsert_crimes, upsert_victims
+
+    start = pd.Timestamp(quarter_start, tz="Europe/London")
+    crimes = pd.DataFrame([
+        {"crime_ref": f"{department}/{number:02d}", "department": department,
+         "reported_at": (start + pd.Timedelta(days=7 * number, hours=9)).tz_convert("UTC")}
+        for department, count in departments.items() for number in range(1, count + 1)
+    ])
+    extracted = pd.Timestamp("2026-10-01T00:30:00Z")
+    crimes = crimes.assign(offence_category="burglary", domestic_abuse=False, hate_crime=False,
+                           source_system="crime_recording", source_row_id=crimes["crime_ref"],
+                           extracted_at=extracted)
+    victims = pd.DataFrame({
+        "crime_ref": crimes["crime_ref"], "victim_id": "V1", "age_at_report": 40, "vulnerable": False,
+        "intimidated": False, "persistently_targeted": False, "source_system": "crime_recording",
+        "source_row_id": crimes["crime_ref"] + "/V1", "extracted_at": extracted,
+    })
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            batch = start_batch(conn, "crime_recording", datetime(2026, 1, 1, tzinfo=UTC),
+                                datetime(2026, 9, 30, tzinfo=UTC))
+            upsert_crimes(conn, crimes, batch)
+            upsert_victims(conn, victims, batch)
+    finally:
+        engine.dispose()
+    return crimes["crime_ref"].tolist()
