@@ -59,10 +59,10 @@ LONDON = "Europe/London"
 )
 def victims_code_nightly() -> None:
     @task
-    def configured_sources() -> list[str]:
+    def configured_sources(load_first: bool) -> list[str]:
         from vcpipeline import nightly
 
-        return nightly.configured_sources()
+        return nightly.configured_sources(load_first)
 
     @task(outlets=list(assets.LOADED_BY_BATCH), map_index_template="{{ task.op_kwargs['source'] }}")
     def extract_validate_load(
@@ -111,7 +111,12 @@ def victims_code_nightly() -> None:
             smtp_conn_id=SMTP_CONN_ID,
         )
 
-    batches = extract_validate_load.expand(source=configured_sources())
+    # The crime recording system first: the other sources' events are validated against its crimes.
+    crime_records = extract_validate_load.override(task_id="load_crime_records").expand(
+        source=configured_sources.override(task_id="crime_record_sources")(load_first=True)
+    )
+    batches = extract_validate_load.expand(source=configured_sources(load_first=False))
+    crime_records >> batches
     send_alerts(load_summaries(evaluate_obligations(batches)))
 
 

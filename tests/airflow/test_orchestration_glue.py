@@ -27,11 +27,17 @@ def test_warehouse_connection_becomes_the_sqlalchemy_url(uri, url):
     assert sqlalchemy_url(Connection.from_uri(uri, conn_id="vcp_warehouse")) == url
 
 
-def test_configured_sources_come_from_sources_toml_in_order(tmp_path):
+def test_configured_sources_come_from_sources_toml_in_order():
     assert nightly.configured_sources() == [
         "crime_recording", "victim_contact", "victim_support", "witness_care"
     ]
-    assert nightly.configured_sources(tmp_path / "missing.toml") == list(nightly.DEFAULT_SOURCES)
+
+
+def test_crime_recording_loads_before_the_sources_whose_events_refer_to_its_crimes():
+    assert nightly.configured_sources(load_first=True) == ["crime_recording"]
+    assert nightly.configured_sources(load_first=False) == [
+        "victim_contact", "victim_support", "witness_care"
+    ]
 
 
 def test_nightly_steps_refuse_naive_datetimes_and_unknown_sources(tmp_path):

@@ -90,3 +90,15 @@ def test_too_few_rows_against_recent_nights_fails_with_how_far_below():
     assert volume_failure(600, [1_000, 1_100, 1_200]) is None  # default: half the quietest night
     assert volume_failure(5_000, [1_000, 1_100, 1_200]) is None  # a catch-up, not a broken feed
     assert volume_failure(0, [5, 6]) is None  # too few nights to judge
+
+
+def test_window_from_airflow_pendulum_interval_compares_with_a_stored_watermark():
+    # Airflow hands tasks pendulum DateTimes; arithmetic on them after astimezone() drops the zone.
+    import pendulum
+
+    start = pendulum.datetime(2026, 10, 9, 2, tz="Europe/London")
+    end = pendulum.datetime(2026, 10, 10, 2, tz="Europe/London")
+    watermark = datetime(2026, 10, 1, 0, 41, tzinfo=UTC)
+    window = sql_window(start, end, timedelta(days=3), first_batch=False, watermark=watermark)
+    assert window.since == watermark - timedelta(days=3)
+    assert window.until == datetime(2026, 10, 10, 1, tzinfo=UTC)

@@ -49,9 +49,13 @@ class ExtractionWindow:
 
 
 def _utc(value: datetime, what: str) -> datetime:
+    """A plain UTC `datetime`: Airflow passes pendulum DateTimes, which drop their zone in
+    arithmetic after `astimezone`, making later comparisons with aware instants fail."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} is a naive datetime: pass a timezone-aware instant")
-    return value.astimezone(UTC)
+    utc = value.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+                    utc.microsecond, tzinfo=UTC)
 
 
 def sql_window(

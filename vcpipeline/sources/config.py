@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 from vcpipeline.settings import var_dir
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("sources.toml")
@@ -40,6 +40,8 @@ class SourceConfig:
     airflow_conn_id: str | None = None
     file_pattern: str | None = None
     mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Loaded before the others each night: its crimes must be known when their events are validated.
+    load_first: bool = False
 
     def codes(self, name: str) -> Mapping[str, str]:
         """The native → canonical code list `name` (a one-line error if it is not declared)."""
@@ -81,6 +83,7 @@ def _source_config(entry: Mapping[str, object], var: Path) -> SourceConfig:
         airflow_conn_id=entry.get("airflow_conn_id"),  # type: ignore[arg-type]
         file_pattern=entry.get("file_pattern"),  # type: ignore[arg-type]
         mapping={str(k): {str(c): str(v) for c, v in codes.items()} for k, codes in mapping.items()},
+        load_first=bool(entry.get("load_first", False)),
     )
 
 
