@@ -63,7 +63,8 @@ def test_environment_provides_what_the_dags_read(compose):
     env = compose["services"]["airflow-triggerer"]["environment"]
     for key in ("AIRFLOW_CONN_VCP_WAREHOUSE", "AIRFLOW_CONN_VCP_SMTP",
                 "AIRFLOW_VAR_VCP_DATA_ENGINEERING_EMAIL", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-                "AIRFLOW__API_AUTH__JWT_SECRET"):
+                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW_VAR_VCP_REVIEWERS_EMAIL",
+                "AIRFLOW_VAR_VCP_SAMPLE_FOLDER", "AIRFLOW_VAR_VCP_RETURNS_FOLDER"):
         assert env.get(key), key
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 

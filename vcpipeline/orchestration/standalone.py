@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from vcpipeline import settings
-from vcpipeline.orchestration import airflow_env
-from vcpipeline.orchestration.demo import DATA_ENGINEERING_EMAIL, _absolute_sqlite
+from vcpipeline.orchestration import airflow_env, variables
+from vcpipeline.orchestration.demo import DATA_ENGINEERING_EMAIL, REVIEWERS_EMAIL, _absolute_sqlite
 
 
 def standalone_env(home: Path, smtp_host: str, smtp_port: int, warehouse_url: str) -> dict[str, str]:
@@ -26,6 +26,12 @@ def standalone_env(home: Path, smtp_host: str, smtp_port: int, warehouse_url: st
     env.update(airflow_env.pipeline_env(
         warehouse_url=warehouse_url, smtp_host=smtp_host, smtp_port=smtp_port,
         data_engineering_email=DATA_ENGINEERING_EMAIL,
+    ))
+    out = settings.out_dir().resolve()
+    env.update(variables.variables_env(
+        reviewers_email=REVIEWERS_EMAIL, sample_folder=out / "sample",
+        returns_folder=out / "sample" / "returns",
+        data_docs_url=(out / "data_docs" / "index.html").as_uri(),
     ))
     port = env.get("AIRFLOW__API__PORT", "8080")
     env.update({
