@@ -19,7 +19,7 @@ from vcpipeline.errors import UsageError
 
 DEFAULT_CRIMES = 80_000  # one quarter of a force the size of West Midlands Police
 DEFAULT_QUARTER = "2026Q3"
-TAIL_DAYS = 14  # the generator's default: the extract is taken 14 days after the quarter ends
+TAIL_DAYS = 14  # the extract is taken 14 days after the quarter ends, as `vcp generate` does
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,9 +63,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.keep:
         _fresh_start(out)
 
-    print(f"== 1/3 generating {args.crimes:,} crimes for {args.quarter} (seed {args.seed})", flush=True)
-    code = vcp(["generate", "--crimes", str(args.crimes), "--quarter", args.quarter,
-                "--seed", str(args.seed), "--tail-days", str(TAIL_DAYS)])
+    # The force goes on recording crimes after the quarter, up to the extract, as a real one does:
+    # the nights the demo runs then carry a normal night's volume.
+    reported_days = days + TAIL_DAYS
+    crimes = round(args.crimes * reported_days / days)
+    print(f"== 1/3 generating {args.crimes:,} crimes in {args.quarter} and the {TAIL_DAYS} days after "
+          f"(seed {args.seed})", flush=True)
+    code = vcp(["generate", "--crimes", str(crimes), "--start", start.isoformat(),
+                "--days", str(reported_days), "--seed", str(args.seed), "--tail-days", "0"])
     if code:
         return code
 

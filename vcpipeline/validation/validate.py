@@ -102,11 +102,16 @@ def volume_band(
 
     From the quietest night less `tolerance` to the busiest plus it (6,000 a night ±20 % gives
     4,800–7,200). None until `min_nights` nights are known: no band is better than a wrong one.
+    A small feed varies by chance (a count averaging λ a night varies by about √λ, and a partner
+    sending three rows a night sends none some nights), so the low end is never above four such
+    deviations below the mean: a quiet night of a sparse feed is not a broken feed.
     """
     counts = [int(count) for count in (recent_volumes or []) if count is not None]
     if len(counts) < max(min_nights, 1):
         return None
-    return math.floor(min(counts) * (1 - tolerance)), math.ceil(max(counts) * (1 + tolerance))
+    mean = sum(counts) / len(counts)
+    low = min(min(counts) * (1 - tolerance), mean - 4 * math.sqrt(mean))
+    return max(0, math.floor(low)), math.ceil(max(counts) * (1 + tolerance))
 
 
 def default_parameters() -> dict[str, Any]:
