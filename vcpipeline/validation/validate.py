@@ -104,13 +104,14 @@ def volume_band(
     4,800–7,200). None until `min_nights` nights are known: no band is better than a wrong one.
     A small feed varies by chance (a count averaging λ a night varies by about √λ, and a partner
     sending three rows a night sends none some nights), so the low end is never above four such
-    deviations below the mean: a quiet night of a sparse feed is not a broken feed.
+    deviations below the quietest night: a quiet night of a sparse feed is not a broken feed.
+    (The quietest night, not the mean, because a catch-up night after a gap inflates the mean.)
     """
     counts = [int(count) for count in (recent_volumes or []) if count is not None]
     if len(counts) < max(min_nights, 1):
         return None
-    mean = sum(counts) / len(counts)
-    low = min(min(counts) * (1 - tolerance), mean - 4 * math.sqrt(mean))
+    quietest = min(counts)
+    low = min(quietest * (1 - tolerance), quietest - 4 * math.sqrt(quietest))
     return max(0, math.floor(low)), math.ceil(max(counts) * (1 + tolerance))
 
 
