@@ -105,6 +105,8 @@ def run(first_night: date, nights: int, warehouse_url: str | None = None,
     shutil.rmtree(home, ignore_errors=True)
     seeded = airflow_env.seed_metadata_db(home, cache)
     airflow_env.apply(airflow_env.airflow_home_env(home))
+    # A newcomer reads the demo's own lines; Airflow's INFO task logs would bury them.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from vcpipeline.orchestration.mailsink import MailSink
     from vcpipeline.warehouse.migrate import upgrade
