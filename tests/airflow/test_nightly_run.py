@@ -11,6 +11,8 @@ import pytest
 from vcpipeline.orchestration.airflow_env import PROJECT_ROOT
 from vcpipeline.orchestration.mailsink import message_text
 
+from .conftest import prepare_for_alerts
+
 NIGHT = pendulum.datetime(2026, 4, 2, 2, tz="Europe/London")  # the run at 02:00 on Thursday 2 April
 
 
@@ -25,11 +27,18 @@ def nightly_dag():
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> str:
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated warehouse with its team reference, and a small synthetic force's sources."""
+    from vcpipeline.cli import main as vcp
     from vcpipeline.warehouse.migrate import upgrade
 
+    monkeypatch.setenv("VCP_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VCP_OUT_DIR", str(tmp_path / "out"))
+    assert vcp(["generate", "--crimes", "300", "--start", "2026-01-01", "--days", "90",
+                "--tail-days", "1"]) == 0
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     upgrade(url)
+    prepare_for_alerts(url)
     return url
 
 
@@ -63,6 +72,7 @@ def test_a_night_loads_every_source_then_evaluates_and_reruns_idempotently(
     assert run.data_interval_end == pendulum.datetime(2026, 4, 2, 1, tz="UTC")
     mapped = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.map_index >= 0)
     assert mapped == ["crime_recording", "victim_contact", "victim_support", "witness_care"]
+    assert _states(run)[("load_crime_records", 0)] == "success"
     batch = next(
         ti for ti in run.get_task_instances() if ti.task_id == "extract_validate_load"
     ).xcom_pull(task_ids="extract_validate_load", map_indexes=0)
@@ -76,7 +86,8 @@ def test_a_night_loads_every_source_then_evaluates_and_reruns_idempotently(
     assert (rerun.data_interval_start, rerun.data_interval_end) == (
         run.data_interval_start, run.data_interval_end
     )
-    assert inbox.files() == [], "a successful night sends no mail"
+    failures = [m for m in inbox.messages() if m["Subject"].startswith("[vcp] task failed")]
+    assert failures == [], "a successful night sends no failure mail"
 
 
 @pytest.mark.slow
@@ -100,7 +111,8 @@ def test_task_failure_is_emailed_to_data_engineering(
     assert len(messages) == 4, "one e-mail per failed task instance, after its retries"
     for message in messages:
         assert message["To"] == data_engineering_address
-        assert message["Subject"].startswith("[vcp] task failed: victims_code_nightly.extract_validate_load")
+        assert message["Subject"].startswith(("[vcp] task failed: victims_code_nightly.extract_validate_load",
+                                              "[vcp] task failed: victims_code_nightly.load_crime_records"))
         assert "has no schema" not in message_text(message), "exception text stays out of e-mail"
 
 
