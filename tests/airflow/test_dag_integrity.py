@@ -63,7 +63,7 @@ def test_nightly_dag_is_present_and_scheduled_at_two_london_time():
     assert etl.on_failure_callback, "task failures must e-mail data engineering"
     assert {a.name for a in etl.outlets} >= {"vcp_warehouse.case_events", "vcp_warehouse.quarantine"}
     assert [a.name for a in dag.get_task("evaluate_obligations").outlets] == ["vcp_warehouse.obligations"]
-    assert dag.get_task("evaluate_obligations").upstream_task_ids == {"extract_validate_load"}
+    assert dag.get_task("evaluate_obligations").upstream_task_ids == {"extract_validate_load", "load_crime_records"}
     (alert,) = dag.deadline
     assert alert.interval == timedelta(hours=5)
     assert alert.callback.path == "vcpipeline.orchestration.notify.email_missed_deadline"
