@@ -53,7 +53,7 @@ def run_night(nightly_dag, night):
     """The nightly run at 02:00 on `night`, the source loads marked done (no source systems here)."""
     from vcpipeline.orchestration.dagtest import run_dag_test
 
-    return run_dag_test(nightly_dag, night, mark_success_pattern="extract_validate_load")
+    return run_dag_test(nightly_dag, night, mark_success_pattern="extract_validate_load|load_crime_records")
 
 
 @pytest.fixture
