@@ -9,6 +9,8 @@ Code obligations as of the end of the interval and store the compliance summarie
 morning alerts and the board report read. Then e-mail each team lead their new breaches and the
 obligations due soon, and data engineering a digest of the night's data problems (each e-mail
 once: the alert log, Asset `vcp_warehouse.alert_log`, stops a retry or rerun sending it again).
+On the 1st of a month, the compliance report for the month (and quarter) just ended is written
+to `out/report/`.
 
 Reruns and backfills of a night repeat exactly that night's work: every step is keyed on the
 run's data interval, never on "now".
@@ -111,6 +113,16 @@ def victims_code_nightly() -> None:
             smtp_conn_id=SMTP_CONN_ID,
         )
 
+    @task
+    def build_reports(summaries: dict, data_interval_end: datetime | None = None) -> list[str]:
+        # The 02:00 run on the 1st reports the month just ended, and the quarter at quarter end.
+        from vcpipeline import settings
+        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.report import build_period_report, periods_due
+
+        return [str(build_period_report(warehouse_url(), period, settings.out_dir() / "report"))
+                for period in periods_due(data_interval_end)]
+
     # The crime recording system first: the other sources' events are validated against its crimes.
     crime_records = extract_validate_load.override(task_id="load_crime_records").expand(
         source=configured_sources.override(task_id="crime_record_sources")(load_first=True)
@@ -123,7 +135,9 @@ def victims_code_nightly() -> None:
     crime_records >> batches
     obligations = evaluate_obligations(batches)
     crime_records >> obligations  # but no evaluation on a night whose crime records failed
-    send_alerts(load_summaries(obligations))
+    summaries = load_summaries(obligations)
+    send_alerts(summaries)
+    build_reports(summaries)
 
 
 victims_code_nightly()

@@ -27,8 +27,9 @@ def nightly_dag():
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A migrated warehouse with its team reference, and a small synthetic force's sources."""
+def warehouse(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated warehouse (SQLite, then PostgreSQL) with its team reference, and a small
+    synthetic force's sources."""
     from vcpipeline.cli import main as vcp
     from vcpipeline.warehouse.migrate import upgrade
 
@@ -36,10 +37,9 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("VCP_OUT_DIR", str(tmp_path / "out"))
     assert vcp(["generate", "--crimes", "300", "--start", "2026-01-01", "--days", "90",
                 "--tail-days", "1"]) == 0
-    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    upgrade(url)
-    prepare_for_alerts(url)
-    return url
+    upgrade(warehouse_url)
+    prepare_for_alerts(warehouse_url)
+    return warehouse_url
 
 
 def _states(run) -> dict[tuple[str, int], str]:
