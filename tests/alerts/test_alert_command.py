@@ -64,6 +64,12 @@ def test_usage_errors_are_one_line(migrated_warehouse, tmp_path, capsys):
     assert "not an ISO 8601 instant" in capsys.readouterr().err
     assert main([*base, "--smtp", "localhost"]) == 2
     assert "is not HOST:PORT" in capsys.readouterr().err
+    from vcpipeline.warehouse.db import make_engine
+
+    engine = make_engine(migrated_warehouse)
+    with engine.begin() as conn:  # migrations create it: a warehouse never evaluated lacks it
+        conn.exec_driver_sql("DROP TABLE obligations")
+    engine.dispose()
     assert main([*base, "--dry-run", "--out", str(tmp_path)]) == 2  # no obligations table
     assert "obligations" in capsys.readouterr().err
 

@@ -89,6 +89,8 @@ def load_force(engine: Engine) -> pd.DataFrame:
         table = sa.Table("obligations", sa.MetaData(), autoload_with=conn)
         rows = force_obligations(crimes)
         rows = rows[[name for name in rows.columns if name in table.c]]
+        # pandas 3 reads missing text as NaN: send NULL (the real table's met_at is an instant).
+        rows = rows.astype(object).where(rows.notna(), None)
         conn.execute(table.insert(), rows.to_dict(orient="records"))
     return crimes
 

@@ -345,3 +345,157 @@ survey_results = sa.Table(
     sa.Column("kappa", sa.Float),
     sa.Column("published_at", UtcDateTime(), nullable=False),
 )
+
+# --- obligations ---
+# The rule engine's results (`vcpipeline/rules/store.py`), brought up to date incrementally each
+# night, its bookkeeping, and the compliance summaries (`vcpipeline/rules/summaries.py`).
+
+# One row per obligation as of the latest evaluation (RULES.md): the contract's columns plus the
+# crime's department. `trigger_event_id` is '' for the rules triggered by the crime report, so
+# the natural key can be the primary key (its `crime_ref` prefix serves "replace a crime's rows").
+obligations = sa.Table(
+    "obligations", metadata,
+    sa.Column("crime_ref", sa.String(64), primary_key=True),
+    sa.Column("victim_id", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("trigger_event_id", sa.String(64), primary_key=True),
+    sa.Column("trigger_at", UtcDateTime(), nullable=False),
+    sa.Column("due_at", UtcDateTime(), nullable=False),
+    sa.Column("met_at", UtcDateTime()),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("enhanced", sa.Boolean, nullable=False),
+    sa.Column("rule_set", sa.String(32), nullable=False),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Index(None, "due_at"),
+    sa.Index(None, "status", "due_at"),  # "PENDING and now due": the rows time alone changes
+    # SQLite: stored in key order, so a crime's rows sit together (read, diffed, rewritten nightly).
+    sqlite_with_rowid=False,
+)
+
+# One row per evaluated instant: the evaluation that established it (a rerun that finds nothing
+# new leaves it alone). `*_seconds` are timings, not data.
+obligation_runs = sa.Table(
+    "obligation_runs", metadata,
+    sa.Column("as_of", UtcDateTime(), primary_key=True),
+    sa.Column("mode", sa.String(16), nullable=False),  # full | incremental
+    sa.Column("rulesets_sha256", sa.String(64), nullable=False),
+    sa.Column("batches", sa.Integer, nullable=False),  # load batches new since the last evaluation
+    sa.Column("crimes_reevaluated", sa.Integer, nullable=False),
+    sa.Column("obligations_replaced", sa.Integer, nullable=False),  # rows deleted
+    sa.Column("obligations_written", sa.Integer, nullable=False),
+    sa.Column("statuses_advanced", sa.Integer, nullable=False),  # PENDING -> BREACHED by time alone
+    sa.Column("obligations_total", sa.Integer, nullable=False),
+    sa.Column("read_seconds", sa.Float),
+    sa.Column("evaluate_seconds", sa.Float),
+    sa.Column("write_seconds", sa.Float),
+    sa.Column("total_seconds", sa.Float),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
+)
+
+# The load batches whose rows the obligations reflect, as they were when evaluated: a batch
+# not here, or finished again since (a rerun), holds rows not yet evaluated.
+obligation_batches = sa.Table(
+    "obligation_batches", metadata,
+    sa.Column("batch_id", sa.String(128), primary_key=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=False),
+)
+
+# The crime each event belonged to when last evaluated: an event corrected onto another crime
+# changes the old crime's obligations too, and the warehouse keeps only its new crime_ref.
+evaluated_events = sa.Table(
+    "evaluated_events", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("crime_ref", sa.String(64), nullable=False),
+)
+
+# Crimes whose obligations changed since the summaries were last loaded (emptied by them).
+obligation_changes = sa.Table(
+    "obligation_changes", metadata,
+    sa.Column("crime_ref", sa.String(64), primary_key=True),
+)
+
+# Due instants (local midnights) with obligations written, deleted or changed since the
+# summaries were last loaded: the days whose counts they redo (emptied by them).
+obligation_changed_days = sa.Table(
+    "obligation_changed_days", metadata,
+    sa.Column("due_at", UtcDateTime(), primary_key=True),
+)
+
+
+def _compliance_counts() -> list[sa.Column[Any]]:
+    """Obligations by status, and the compliance rate met_on_time / (met_on_time + met_late +
+    breached): decided obligations only (PENDING ones are not yet a success or a failure);
+    NULL when nothing is decided."""
+    return [
+        sa.Column("due", sa.Integer, nullable=False),  # all four statuses
+        sa.Column("met_on_time", sa.Integer, nullable=False),
+        sa.Column("met_late", sa.Integer, nullable=False),
+        sa.Column("breached", sa.Integer, nullable=False),
+        sa.Column("pending", sa.Integer, nullable=False),
+        sa.Column("compliance_rate", sa.Float),
+    ]
+
+
+# Per local due date (the last day to meet the obligation) x department x rule x service level.
+compliance_daily = sa.Table(
+    "compliance_daily", metadata,
+    sa.Column("due_date", sa.String(10), primary_key=True),  # YYYY-MM-DD, Europe/London
+    sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("enhanced", sa.Boolean, primary_key=True),
+    sa.Column("due_month", sa.String(7), nullable=False),  # YYYY-MM
+    sa.Column("due_quarter", sa.String(6), nullable=False),  # YYYYQn
+    *_compliance_counts(),
+)
+
+compliance_monthly = sa.Table(
+    "compliance_monthly", metadata,
+    sa.Column("due_month", sa.String(7), primary_key=True),
+    sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("enhanced", sa.Boolean, primary_key=True),
+    *_compliance_counts(),
+)
+
+compliance_quarterly = sa.Table(
+    "compliance_quarterly", metadata,
+    sa.Column("due_quarter", sa.String(6), primary_key=True),
+    sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("enhanced", sa.Boolean, primary_key=True),
+    *_compliance_counts(),
+)
+
+# Per victim: the board paper's Q1, compliant when none of its obligations is BREACHED or
+# MET_LATE. Periods are those of the crime report (Europe/London).
+victim_compliance = sa.Table(
+    "victim_compliance", metadata,
+    sa.Column("crime_ref", sa.String(64), primary_key=True),
+    sa.Column("victim_id", sa.String(64), primary_key=True),
+    sa.Column("department", sa.String(64), nullable=False),
+    sa.Column("enhanced", sa.Boolean, nullable=False),
+    sa.Column("report_date", sa.String(10), nullable=False),
+    sa.Column("report_month", sa.String(7), nullable=False),
+    sa.Column("report_quarter", sa.String(6), nullable=False),
+    sa.Column("obligations", sa.Integer, nullable=False),
+    sa.Column("met_on_time", sa.Integer, nullable=False),
+    sa.Column("met_late", sa.Integer, nullable=False),
+    sa.Column("breached", sa.Integer, nullable=False),
+    sa.Column("pending", sa.Integer, nullable=False),
+    sa.Column("compliant", sa.Boolean, nullable=False),
+    sa.Index(None, "report_month", "department"),
+)
+
+summary_runs = sa.Table(
+    "summary_runs", metadata,
+    sa.Column("as_of", UtcDateTime(), primary_key=True),
+    sa.Column("mode", sa.String(16), nullable=False),  # full | incremental (victims)
+    sa.Column("crimes_changed", sa.Integer, nullable=False),
+    sa.Column("daily_rows", sa.Integer, nullable=False),
+    sa.Column("victim_rows_written", sa.Integer, nullable=False),
+    sa.Column("total_seconds", sa.Float),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=False),
+)

@@ -2,7 +2,7 @@
 covered (`alert_log`), so a breach is alerted once and a re-run of a night sends nothing new.
 
 Revision ID: 0003_alerts
-Revises: 0001_warehouse_core (to be relinked after 0002_obligations)
+Revises: 0002_obligations
 Create Date: 2026-06-01
 
 Spelled out rather than created from `schema.metadata`, so this revision keeps meaning this model.
@@ -16,7 +16,7 @@ from alembic import op
 from vcpipeline.warehouse.schema import UtcDateTime
 
 revision: str = "0003_alerts"
-down_revision: str | None = "0001_warehouse_core"
+down_revision: str | None = "0002_obligations"
 branch_labels: str | None = None
 depends_on: str | None = None
 

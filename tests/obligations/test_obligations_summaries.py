@@ -1,0 +1,204 @@
+"""Compliance summaries and reporting views: they equal a pandas groupby of the obligations, on
+SQLite and PostgreSQL alike, whether rebuilt in full or for the changed crimes only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from vcpipeline.rules.store import refresh_obligations
+from vcpipeline.rules.summaries import (
+    compliance_rate,
+    due_dates_of,
+    load_summaries,
+    periods,
+    view_names,
+    view_sql,
+)
+from vcpipeline.warehouse.db import make_engine
+from vcpipeline.warehouse.load import table_checksums
+from vcpipeline.warehouse.migrate import upgrade
+
+from .conftest import load_night, night_as_of, simulate_force, stored, table_rows
+
+COUNTS = ["met_on_time", "met_late", "breached", "pending"]
+NAMES = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending"}
+
+
+def run_nights(engine, seed: int = 31, nights: int = 8, full_share: float = np.inf) -> list[str]:
+    """Load, evaluate and summarise each night; the summaries' modes. A small force changes
+    most of its crimes every night, so by default the summaries are told to stay incremental
+    (after the first night) to test that path; `full_share=0` rebuilds them every night."""
+    force = simulate_force(seed, nights=nights)
+    modes = []
+    for night in range(nights):
+        load_night(engine, force, night)
+        refresh_obligations(engine, night_as_of(night))
+        modes.append(load_summaries(engine, night_as_of(night), full_share=full_share)["mode"])
+    return modes
+
+
+def expected_daily(obligations: pd.DataFrame) -> pd.DataFrame:
+    """Counted the plain pandas way, independently of the module under test."""
+    local = obligations["due_at"].dt.tz_convert("Europe/London")
+    due_date = (local.dt.normalize() - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+    counts = (obligations.assign(due_date=due_date, column=obligations["status"].map(NAMES))
+              .pivot_table(index=["due_date", "department", "rule", "enhanced"], columns="column",
+                           values="crime_ref", aggfunc="count", fill_value=0)
+              .reindex(columns=COUNTS, fill_value=0).reset_index())
+    counts.columns.name = None
+    return counts
+
+
+def rate(frame: pd.DataFrame) -> pd.Series:
+    decided = frame["met_on_time"] + frame["met_late"] + frame["breached"]
+    return (frame["met_on_time"] / decided).where(decided > 0)
+
+
+def sorted_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        if column in COUNTS or column in ("due", "victims", "compliant", "not_compliant",
+                                          "with_pending", "obligations"):
+            frame[column] = frame[column].astype("int64")
+        elif column in ("enhanced",) and frame[column].dtype != bool:
+            frame[column] = frame[column].astype(bool)
+        elif column == "compliance_rate":
+            frame[column] = frame[column].astype(float)
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def test_compliance_rate_counts_decided_obligations_only():
+    rates = compliance_rate([3, 0, 0], [1, 0, 0], [0, 0, 2])
+    assert rates[0] == 0.75 and np.isnan(rates[1]) and rates[2] == 0.0
+
+
+def test_due_date_is_the_local_day_before_due_at_and_quarters_follow_it():
+    due_at = pd.Series(pd.to_datetime(["2026-04-06T23:00:00Z", "2026-01-01T00:00:00Z"], utc=True))
+    days, months, quarters = periods(due_dates_of(due_at))
+    assert list(days) == ["2026-04-06", "2025-12-31"]
+    assert list(months) == ["2026-04", "2025-12"]
+    assert list(quarters) == ["2026Q2", "2025Q4"]
+
+
+@pytest.mark.parametrize("full_share", [np.inf, 0.0], ids=["incremental", "rebuilt"])
+def test_summaries_equal_a_pandas_groupby_of_the_obligations(engine, full_share):
+    modes = run_nights(engine, full_share=full_share)
+    assert modes[1:] == ["incremental" if full_share else "full"] * 7
+    obligations = stored(engine)
+    daily = sorted_frame(table_rows(engine, "compliance_daily"), ["due_date", "department", "rule", "enhanced"])
+    expected = sorted_frame(expected_daily(obligations), ["due_date", "department", "rule", "enhanced"])
+    pd.testing.assert_frame_equal(daily[expected.columns], expected)
+    assert (daily["due"] == daily[COUNTS].sum(axis=1)).all()
+    pd.testing.assert_series_equal(daily["compliance_rate"], rate(daily), check_names=False)
+
+    for table, period in (("compliance_monthly", "due_month"), ("compliance_quarterly", "due_quarter")):
+        rolled = sorted_frame(table_rows(engine, table), [period, "department", "rule", "enhanced"])
+        want = sorted_frame(daily.groupby([period, "department", "rule", "enhanced"], as_index=False)
+                            [[*COUNTS, "due"]].sum(), [period, "department", "rule", "enhanced"])
+        pd.testing.assert_frame_equal(rolled[want.columns], want)
+        pd.testing.assert_series_equal(rolled["compliance_rate"], rate(rolled), check_names=False)
+
+
+def test_victim_compliance_is_q1_of_every_victim_after_incremental_nights(engine):
+    modes = run_nights(engine, nights=10, full_share=0.25)  # the default: some of each
+    assert modes[0] == "full" and modes.count("incremental") >= 3
+    obligations = stored(engine)
+    flags = obligations.assign(**{name: obligations["status"] == status for status, name in NAMES.items()})
+    expected = flags.groupby(["crime_ref", "victim_id"], as_index=False)[COUNTS].sum()
+    expected["compliant"] = (expected["breached"] == 0) & (expected["met_late"] == 0)
+    victims = sorted_frame(table_rows(engine, "victim_compliance"), ["crime_ref", "victim_id"])
+    expected = sorted_frame(expected, ["crime_ref", "victim_id"])
+    pd.testing.assert_frame_equal(victims[expected.columns], expected)
+    assert (victims["obligations"] == victims[COUNTS].sum(axis=1)).all()
+    with engine.connect() as conn:
+        reported = pd.DataFrame(conn.execute(sa.text("SELECT crime_ref, reported_at FROM crimes")).all(),
+                                columns=["crime_ref", "reported_at"])
+    reported["report_date"] = (pd.to_datetime(reported["reported_at"], utc=True, format="ISO8601")
+                               .dt.tz_convert("Europe/London").dt.strftime("%Y-%m-%d"))
+    merged = victims.merge(reported, on="crime_ref")
+    assert (merged["report_date_x"] == merged["report_date_y"]).all()
+    assert table_rows(engine, "obligation_changes").empty
+
+
+def test_views_equal_pandas_over_the_summary_tables(engine):
+    run_nights(engine)
+    monthly = table_rows(engine, "compliance_monthly")
+    view = sorted_frame(table_rows(engine, "v_compliance_by_department_month"), ["due_month", "department"])
+    want = sorted_frame(monthly.groupby(["due_month", "department"], as_index=False)[[*COUNTS, "due"]].sum(),
+                        ["due_month", "department"])
+    pd.testing.assert_frame_equal(view[want.columns], want)
+    pd.testing.assert_series_equal(view["compliance_rate"], rate(view), check_names=False)
+
+    victims = table_rows(engine, "victim_compliance")
+    q1 = sorted_frame(table_rows(engine, "v_victim_compliance"), ["report_month", "department"])
+    counted = victims.assign(compliant=victims["compliant"].astype(bool)).groupby(
+        ["report_month", "department"], as_index=False).agg(victims=("victim_id", "size"),
+                                                            compliant=("compliant", "sum"))
+    counted = sorted_frame(counted, ["report_month", "department"])
+    pd.testing.assert_frame_equal(q1[counted.columns], counted)
+    assert np.allclose(q1["compliance_rate"], q1["compliant"] / q1["victims"])
+
+
+def test_rebuilding_the_summaries_again_changes_nothing(engine):
+    run_nights(engine, nights=4)
+    with engine.connect() as conn:
+        before = table_checksums(conn)
+    again = load_summaries(engine, night_as_of(3))
+    assert again["crimes_changed"] == 0 and again["mode"] == "incremental"
+    with engine.connect() as conn:
+        assert table_checksums(conn) == before
+
+
+@pytest.mark.postgres
+def test_views_return_the_same_rows_on_sqlite_and_postgresql(postgres_server_url, tmp_path):
+    urls = {"sqlite": f"sqlite:///{tmp_path / 'warehouse.db'}", "postgres": postgres_server_url}
+    results = {}
+    for backend, url in urls.items():
+        if backend == "postgres":
+            admin = sa.create_engine(url)
+            with admin.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+            admin.dispose()
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            run_nights(engine, seed=37, nights=6)
+            with engine.connect() as conn:
+                results[backend] = {
+                    name: pd.DataFrame(conn.execute(sa.text(view_sql(name))).mappings().all())
+                    for name in view_names()
+                }
+                for name in view_names():  # the view and its file's SELECT agree
+                    assert len(results[backend][name]) == len(table_rows(engine, name))
+        finally:
+            engine.dispose()
+    for name in view_names():
+        lite, pg = results["sqlite"][name], results["postgres"][name]
+        keys = [c for c in lite.columns if c in ("due_month", "due_quarter", "report_month",
+                                                   "report_quarter", "department", "rule", "service")]
+        assert len(lite) > 0, name
+        pd.testing.assert_frame_equal(sorted_frame(lite, keys), sorted_frame(pg, keys), check_dtype=False,
+                                      obj=name)
+
+
+def test_nightly_summary_task_returns_a_json_summary(migrated_warehouse):
+    from vcpipeline.nightly import evaluate_obligations
+    from vcpipeline.nightly import load_summaries as nightly_load_summaries
+
+    engine = make_engine(migrated_warehouse)
+    try:
+        load_night(engine, simulate_force(41, nights=1), 0)
+    finally:
+        engine.dispose()
+    as_of = night_as_of(0).to_pydatetime()
+    evaluate_obligations(as_of, migrated_warehouse)
+    summary = nightly_load_summaries(as_of, migrated_warehouse)
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["mode"] == "full" and summary["victims"] > 0
+    assert 0 <= summary["victim_compliance_rate"] <= 1
