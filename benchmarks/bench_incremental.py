@@ -32,7 +32,13 @@ import sqlalchemy as sa
 from vcpipeline.rules.store import insert_rows, refresh_obligations
 from vcpipeline.rules.summaries import load_summaries
 from vcpipeline.warehouse.db import make_engine
-from vcpipeline.warehouse.load import finish_batch, start_batch, upsert_crimes, upsert_events, upsert_victims
+from vcpipeline.warehouse.load import (
+    finish_batch,
+    start_batch,
+    upsert_crimes,
+    upsert_events,
+    upsert_victims,
+)
 from vcpipeline.warehouse.migrate import upgrade
 from vcpipeline.warehouse.schema import case_events, crimes, load_batches, victims
 
