@@ -9,7 +9,8 @@ kept either). docs/privacy.md says what is dropped where and which tests prove i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -72,3 +73,26 @@ def raw_rows(native: pd.DataFrame, config: SourceConfig, table: str,
         json.dumps({"table": table, "row": row, "derived": more}, ensure_ascii=False, sort_keys=True)
         for row, more in zip(rows, extra, strict=True)
     ]
+
+
+def leaked_victim_details(sources_db: Path, folders: Sequence[Path]) -> set[str]:
+    """The victims' names, phone numbers and postcodes (from the crime recording system) that
+    appear in any file under `folders`: the demo's proof that no source PII reached an e-mail
+    or report. Matching is by sets of candidate strings found in each file, not a scan per victim.
+    """
+    import re
+    import sqlite3
+
+    with sqlite3.connect(sources_db) as conn:
+        rows = conn.execute("SELECT forename, surname, phone, postcode FROM victims").fetchall()
+    names = {f"{forename} {surname}" for forename, surname, _, _ in rows}
+    phones = {re.sub(r"\D", "", phone) for _, _, phone, _ in rows if phone}
+    postcodes = {postcode for _, _, _, postcode in rows if postcode}
+    found: set[str] = set()
+    for folder in folders:
+        for path in (p for p in Path(folder).rglob("*") if p.suffix in {".eml", ".html", ".csv", ".md"}):
+            text = path.read_text(errors="replace")
+            found |= names & set(re.findall(r"(?=\b([A-Z][\w'\-]+ [A-Z][\w'\-]+)\b)", text))
+            found |= phones & {re.sub(r"\D", "", m) for m in re.findall(r"\+?[\d][\d ]{9,14}\d", text)}
+            found |= postcodes & set(re.findall(r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b", text))
+    return found

@@ -86,4 +86,12 @@ def run(args: argparse.Namespace) -> int:
     for period in (args.quarter, last_month):
         path = build_period_report(settings.warehouse_url(), period, out / "report")
         print(f"  report {period}: {path}")
-    return 0
+
+    from vcpipeline.ingest.privacy import leaked_victim_details
+
+    outputs = [out / "mail", out / "report", out / "sample"]
+    leaked = leaked_victim_details(settings.var_dir() / "sources" / "crime_recording.db", outputs)
+    mails = len(list((out / "mail").glob("*.eml")))
+    print(f"privacy check: {mails:,} e-mails, the reports and the worksheets searched for every "
+          f"victim's name, phone number and postcode in the sources: {len(leaked)} found")
+    return 1 if leaked else 0
