@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.orchestration.mailsink import MailSink
 from vcpipeline.warehouse.db import make_engine
-from vcpipeline.warehouse.schema import UtcDateTime
 from vcpipeline.warehouse.schema import metadata as warehouse_metadata
 
 # 02:00 BST on Thursday 2 April 2026: the end of the night the nightly run evaluates.
@@ -108,25 +107,6 @@ def no_log() -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the warehouse
 
-_test_metadata = sa.MetaData()
-# The obligations table as the rules helper is building it (contract columns + department);
-# created here only while the real migration has not landed.
-_obligations = sa.Table(
-    "obligations", _test_metadata,
-    sa.Column("crime_ref", sa.String(64), nullable=False),
-    sa.Column("victim_id", sa.String(64), nullable=False),
-    sa.Column("rule", sa.String(64), nullable=False),
-    sa.Column("trigger_event_id", sa.String(64)),
-    sa.Column("trigger_at", UtcDateTime(), nullable=False),
-    sa.Column("due_at", UtcDateTime(), nullable=False),
-    sa.Column("met_at", UtcDateTime()),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("enhanced", sa.Boolean, nullable=False),
-    sa.Column("rule_set", sa.String(32), nullable=False),
-    sa.Column("department", sa.String(64), nullable=False),
-)
-
-
 def store_night(engine: Engine, obligations: pd.DataFrame) -> None:
     """Put the crimes (team, collar) and obligations of `obligations` in the warehouse."""
     from vcpipeline.warehouse.load import start_batch, upsert_crimes, upsert_events
@@ -139,8 +119,6 @@ def store_night(engine: Engine, obligations: pd.DataFrame) -> None:
         victim_name="Alice Example",  # PII the loader drops
     )
     with engine.begin() as conn:
-        if not sa.inspect(conn).has_table("obligations"):
-            _test_metadata.create_all(conn)
         batch = start_batch(conn, "crime_recording", datetime(2026, 4, 1, 1, tzinfo=UTC),
                             datetime(2026, 4, 2, 1, tzinfo=UTC))
         upsert_crimes(conn, crimes, batch)
@@ -152,8 +130,7 @@ def store_night(engine: Engine, obligations: pd.DataFrame) -> None:
             "source_row_id": typed["trigger_event_id"],
             "extracted_at": pd.Timestamp("2026-04-02T00:30:00Z"),
         }), batch)
-        # The real table once its migration lands (typed instants on SQLite), else the stand-in.
-        table = warehouse_metadata.tables.get("obligations", _obligations)
+        table = warehouse_metadata.tables["obligations"]
         conn.execute(sa.delete(table))
         rows = obligations.loc[:, [c for c in OBLIGATION_COLUMNS if c not in ("team", "officer_collar")]]
         records = []
