@@ -93,29 +93,18 @@ REVIEWERS = "dip-sample-reviewers@force.example"
 
 def prepare_for_alerts(warehouse_url: str) -> None:
     """What the nightly `send_alerts` task reads besides the night's results: the team reference
-    (a default lead per department) and, until the rule engine's migration lands, an empty
-    stand-in `obligations` table with the columns the alerts read."""
+    (a default lead per department)."""
     from datetime import UTC, datetime
 
     import pandas as pd
-    import sqlalchemy as sa
 
     from vcpipeline.alerts.reference import store_team_leads
     from vcpipeline.canonical import DEPARTMENTS
     from vcpipeline.warehouse.db import make_engine
-    from vcpipeline.warehouse.schema import UtcDateTime
 
     engine = make_engine(warehouse_url)
     try:
         with engine.begin() as conn:
-            if not sa.inspect(conn).has_table("obligations"):
-                sa.Table(
-                    "obligations", sa.MetaData(),
-                    *(sa.Column(n, sa.String(64)) for n in ("crime_ref", "victim_id", "rule", "trigger_event_id")),
-                    *(sa.Column(n, UtcDateTime()) for n in ("trigger_at", "due_at", "met_at")),
-                    sa.Column("status", sa.String(16)), sa.Column("enhanced", sa.Boolean),
-                    sa.Column("rule_set", sa.String(16)), sa.Column("department", sa.String(64)),
-                ).create(conn)
             store_team_leads(conn, pd.DataFrame({
                 "department": list(DEPARTMENTS), "team": "",
                 "lead_name": [f"Lead {d.title()}" for d in DEPARTMENTS],
