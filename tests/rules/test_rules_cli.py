@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -87,3 +89,74 @@ def test_header_only_files_give_a_header_only_obligations_csv(write_folder, tmp_
     assert code == 0
     assert out == "crime_ref,victim_id,rule,trigger_event_id,trigger_at,due_at,met_at,status,enhanced,rule_set\n"
     assert "0 obligations" in err
+
+
+def _regular_file(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("a file, not a folder\n")
+    return plain
+
+
+# Each destination fails even for root: a missing folder, a folder, a path under a regular file, /proc.
+UNWRITABLE = {
+    "out_in_a_missing_folder": ("--out", lambda tmp_path: tmp_path / "missing" / "obligations.csv",
+                                "does not exist"),
+    "out_is_a_folder": ("--out", lambda tmp_path: tmp_path, "it is a folder"),
+    "quarantine_under_a_regular_file": ("--quarantine", lambda tmp_path: _regular_file(tmp_path) / "q.csv",
+                                        "is not a folder"),
+    "quarantine_in_proc": ("--quarantine", lambda tmp_path: Path("/proc/version"), "cannot be written"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNWRITABLE))
+def test_an_unwritable_destination_is_a_one_line_error_and_nothing_is_written(
+        vc, write_folder, tmp_path, capsys, case) -> None:
+    option, make_path, message = UNWRITABLE[case]
+    folder = write_folder(events=[vc.event("E2", "MYSTERY", "2026-03-03T10:00:00Z")])
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    paths = {"--out": dest / "obligations.csv", "--quarantine": dest / "quarantine.csv"}
+    paths[option] = make_path(tmp_path)
+    code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z",
+                         "--out", str(paths["--out"]), "--quarantine", str(paths["--quarantine"]))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"vcp sla: error: {option} ") and message in err
+    assert list(dest.iterdir()) == []  # neither the other file nor any staging file
+
+
+def test_a_failed_run_keeps_the_previous_obligations_file_whole(vc, write_folder, tmp_path, capsys) -> None:
+    out_file = tmp_path / "obligations.csv"
+    out_file.write_text("yesterday's obligations\n")
+    code, _, _ = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
+                     "--out", str(out_file), "--quarantine", str(tmp_path / "missing" / "q.csv"))
+    assert code == 2 and out_file.read_text() == "yesterday's obligations\n"
+    folder = write_folder()
+    (folder / "victims.csv").unlink()
+    code, _, _ = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z", "--out", str(out_file))
+    assert code == 2 and out_file.read_text() == "yesterday's obligations\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.is_dir()) == ["obligations.csv"]
+
+
+def test_a_successful_run_replaces_the_files_and_leaves_no_staging_files(vc, write_folder, tmp_path, capsys) -> None:
+    out_file, quarantine = tmp_path / "obligations.csv", tmp_path / "quarantine.csv"
+    out_file.write_text("old\n")
+    code, out, _ = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
+                       "--out", str(out_file), "--quarantine", str(quarantine))
+    assert code == 0 and out == ""
+    assert out_file.read_text().startswith("crime_ref,victim_id,rule,")
+    assert quarantine.read_text().startswith("file,")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.is_dir()) == ["obligations.csv", "quarantine.csv"]
+
+
+def test_out_and_quarantine_naming_the_same_file_is_a_one_line_error(write_folder, tmp_path, capsys) -> None:
+    same = str(tmp_path / "both.csv")
+    code, _, err = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
+                       "--out", same, "--quarantine", same)
+    assert code == 2 and err.count("\n") == 1 and "same file" in err
+    assert not (tmp_path / "both.csv").exists()
+
+
+def test_out_may_be_a_device(write_folder, capsys) -> None:
+    code, out, err = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
+                         "--out", "/dev/null")
+    assert code == 0 and out == "" and "obligations" in err

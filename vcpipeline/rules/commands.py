@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -45,17 +50,72 @@ def run_sla(args: argparse.Namespace) -> int:
 
     as_of = parse_as_of(args.as_of)
     rulesets = load_rulesets(args.rulesets)
-    raw = read_canonical_folder(args.input)
-    prepared = prepare(raw, as_of)
-    obligations = evaluate(prepared.crimes, prepared.victims, prepared.events, as_of, rulesets)
-    if args.out is None:
-        write_obligations_csv(obligations, sys.stdout)
-    else:
-        write_obligations_csv(obligations, args.out)
-    if args.quarantine is not None:
-        prepared.quarantine.to_csv(args.quarantine, index=False, lineterminator="\n")
+    requested = {"--out": args.out, "--quarantine": args.quarantine}
+    with staged_outputs({option: path for option, path in requested.items() if path is not None}) as files:
+        raw = read_canonical_folder(args.input)
+        prepared = prepare(raw, as_of)
+        obligations = evaluate(prepared.crimes, prepared.victims, prepared.events, as_of, rulesets)
+        if args.quarantine is not None:
+            prepared.quarantine.to_csv(files["--quarantine"], index=False, lineterminator="\n")
+        write_obligations_csv(obligations, files["--out"] if args.out is not None else sys.stdout)
     print(f"vcp sla: {summary_line(prepared.counts, obligations)}", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def staged_outputs(destinations: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """Where to write each output file so that all of them are written or none is (CONTRACT.md:
+    an --out or --quarantine that cannot be written means nothing is written).
+
+    Every destination gets an empty staging file beside it before any work is done, so one that
+    cannot be written fails at once, as one line; the body writes the staging files, which are
+    renamed over their destinations only when the body ends without error, and removed otherwise.
+    A destination that is a device or a pipe (e.g. /dev/stdout) is written in place.
+    """
+    from vcpipeline.cli import UsageError
+
+    targets = {option: path.resolve() for option, path in destinations.items()}  # write through links
+    if len(set(targets.values())) < len(targets):
+        raise UsageError("--out and --quarantine name the same file")
+    staging: dict[str, Path] = {}
+    try:
+        for option, target in targets.items():
+            staging[option] = _stage(option, target)
+        try:
+            yield staging
+        except OSError as exc:
+            option = next((o for o, path in staging.items() if str(path) == exc.filename), None)
+            if option is None:
+                raise
+            raise UsageError(f"{option} {destinations[option]}: cannot be written ({exc.strerror})") from exc
+        for option, path in staging.items():
+            if path != targets[option]:
+                os.replace(path, targets[option])
+    finally:
+        for option, path in staging.items():
+            if path != targets[option]:
+                path.unlink(missing_ok=True)
+
+
+def _stage(option: str, target: Path) -> Path:
+    """A new empty file beside `target` to write its content into (`target` itself for a device or pipe)."""
+    from vcpipeline.cli import UsageError
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"{option} {target}: cannot be written ({why})")
+
+    if target.is_dir():
+        raise refuse("it is a folder")
+    if not target.parent.is_dir():
+        raise refuse(f"{target.parent} is not a folder" if target.parent.exists()
+                     else f"folder {target.parent} does not exist")
+    in_place = target.exists() and not stat.S_ISREG(target.stat().st_mode)
+    path = target if in_place else target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        path.open("ab" if in_place else "xb").close()  # a new file gets 0666 less the umask, like open()
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc)) from exc
+    return path
 
 
 def summary_line(counts: dict[str, int], obligations) -> str:
