@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _smtp_address(text: str) -> tuple[str, int]:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
 
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from vcpipeline.alerts import reference
     from vcpipeline.alerts.deliver import DeliveryError, smtp_sender
     from vcpipeline.alerts.run import run_alerts
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.warehouse.db import make_engine
 
     engine = make_engine(args.url)

@@ -16,7 +16,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from vcpipeline.cli import UsageError
+from vcpipeline.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.report.periods import PeriodError, parse_period
 
     try:

@@ -33,7 +33,7 @@ def parse_as_of(text: str):
     """The --as-of instant in UTC; a one-line UsageError when it is not an ISO 8601 instant."""
     import pandas as pd
 
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.parsing import parse_instants
 
     parsed = parse_instants(pd.Series([text], dtype="string")).iloc[0]
@@ -72,7 +72,7 @@ def staged_outputs(destinations: dict[str, Path]) -> Iterator[dict[str, Path]]:
     renamed over their destinations only when the body ends without error, and removed otherwise.
     A destination that is a device or a pipe (e.g. /dev/stdout) is written in place.
     """
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
 
     targets = {option: path.resolve() for option, path in destinations.items()}  # write through links
     if len(set(targets.values())) < len(targets):
@@ -99,7 +99,7 @@ def staged_outputs(destinations: dict[str, Path]) -> Iterator[dict[str, Path]]:
 
 def _stage(option: str, target: Path) -> Path:
     """A new empty file beside `target` to write its content into (`target` itself for a device or pipe)."""
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
 
     def refuse(why: str) -> UsageError:
         return UsageError(f"{option} {target}: cannot be written ({why})")

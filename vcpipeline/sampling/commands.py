@@ -50,7 +50,7 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from vcpipeline.canonical import CRIME_COLUMNS, VICTIM_COLUMNS
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.parsing import InputError, parse_instants, read_canonical_csv
     from vcpipeline.sampling.allocation import SamplingError
     from vcpipeline.sampling.selection import draw_sample, quarter_name, sample_csv
@@ -145,7 +145,7 @@ def _engine(args: argparse.Namespace):
 
 
 def _quarter(text: str) -> str:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.allocation import SamplingError
     from vcpipeline.sampling.selection import quarter_name
 
@@ -156,7 +156,7 @@ def _quarter(text: str) -> str:
 
 
 def run_draw(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.allocation import SamplingError
     from vcpipeline.sampling.store import draw_and_store_sample
 
@@ -181,7 +181,7 @@ def run_draw(args: argparse.Namespace) -> int:
 
 def run_worksheets(args: argparse.Namespace) -> int:
     from vcpipeline import settings
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.worksheets import write_worksheets
 
     quarter = _quarter(args.quarter)
@@ -198,7 +198,7 @@ def run_worksheets(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.simulate import simulate_returns
 
     if not args.worksheets.is_dir():
@@ -213,7 +213,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.reviews import ingest_returns
 
     quarter = _quarter(args.quarter)
@@ -241,7 +241,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def run_survey(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
     from vcpipeline.sampling.results import board_table, publish_survey_results, render_markdown
 
     quarter = _quarter(args.quarter)

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def quarter_window(quarter: str) -> tuple[date, int]:
     """`2026Q3` → (first day, number of days)."""
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
 
     match = re.fullmatch(r"(\d{4})\s*-?\s*Q([1-4])", quarter.strip(), flags=re.IGNORECASE)
     if not match:
@@ -57,7 +57,7 @@ def quarter_window(quarter: str) -> tuple[date, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vcpipeline.cli import UsageError
+    from vcpipeline.errors import UsageError
 
     if args.quarter and (args.start or args.days):
         raise UsageError("give either --quarter or --start/--days, not both")

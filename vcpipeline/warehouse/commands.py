@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vcpipeline.cli import UsageError
+from vcpipeline.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
