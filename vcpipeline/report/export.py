@@ -3,6 +3,9 @@
 One file pair per section (`<stem>-data/<section>.csv|.parquet`), each row stamped with the
 period. The same frames the page shows, so a figure in the page and the file always agree.
 Files are written to a temporary name and renamed: a reader never sees half a file.
+People open these files in spreadsheets, so text that could read as a formula (a team or
+source name from a source system starting with `=`) is written with a leading `'`
+(`textsafety`); numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from vcpipeline.report.model import ReportData
+from vcpipeline.textsafety import formula_safe_frame
 
 SECTIONS: tuple[str, ...] = (
     "overall", "by_rule", "by_department", "trend", "enhanced", "victims", "teams", "survey",
@@ -59,6 +63,7 @@ def export_tables(data: ReportData, folder: Path, stem: str) -> list[Path]:
         frame = section_frame(data, section)
         if frame is None:
             continue
+        frame = formula_safe_frame(frame)
         csv_path, parquet_path = target / f"{section}.csv", target / f"{section}.parquet"
         _replace(csv_path, lambda p, f=frame: f.to_csv(p, index=False, lineterminator="\n"))
         _replace(parquet_path, lambda p, f=frame: f.to_parquet(p, index=False))

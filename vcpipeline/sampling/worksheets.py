@@ -40,6 +40,7 @@ from vcpipeline.sampling.questions import (
 from vcpipeline.sampling.selection import quarter_bounds
 from vcpipeline.sampling.store import read_sample, transaction
 from vcpipeline.sampling.survey import ANSWERS
+from vcpipeline.textsafety import looks_like_formula
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import crimes, sample_findings
 
@@ -128,6 +129,7 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
     sheet.append(list(header))
     for values in rows[list(header)].itertuples(index=False, name=None):
         sheet.append(list(values))
+    write_text_as_text(sheet)
     last_row = max(sheet.max_row, 2)
 
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
@@ -166,8 +168,25 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
                        ("population_hash", population_hash), ("rows", len(rows)),
                        ("header_sha256", header_checksum(sample_id, department, population_hash, header))):
         meta.append([key, value])
+    write_text_as_text(meta)
     meta.protection.sheet = True
     return workbook
+
+
+def write_text_as_text(sheet: Any) -> None:
+    """Make every text cell of `sheet` a text cell, whatever it starts with.
+
+    openpyxl stores a value starting with `=` as a formula, so a crime reference such as
+    `=HYPERLINK(...)` from a source would become a live link in the reviewer's Excel. Typed as
+    text (and marked with Excel's quote prefix where it could read as a formula, so editing the
+    cell keeps it text) it shows, and reads back, as the literal characters.
+    """
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+                if looks_like_formula(cell.value):
+                    cell.quotePrefix = True
 
 
 def workbook_bytes(workbook: Any, timestamp: datetime) -> bytes:
