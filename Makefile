@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # Never fetch a Python build: use the interpreter this machine has.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test test-postgres lint bench airflow clean
+.PHONY: setup demo test fuzz test-postgres lint bench airflow clean
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
@@ -24,8 +24,11 @@ setup: $(VENV)/.synced
 demo: setup  ## generate a synthetic force and run the pipeline on the embedded SQLite warehouse
 	$(BIN)/vcp demo
 
-test: setup  ## the test suite (PostgreSQL too when VCP_TEST_POSTGRES_URL is set)
+test: setup  ## the test suite, the same examples every run (PostgreSQL too when VCP_TEST_POSTGRES_URL is set)
 	$(BIN)/pytest
+
+fuzz: setup  ## the hypothesis tests with fresh random examples, 25 times as many; pin each failure as an @example
+	VCP_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m hypothesis
 
 test-postgres: setup  ## the suite with the warehouse tests also on the local PostgreSQL
 	VCP_TEST_POSTGRES_URL=$${VCP_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest

@@ -8,12 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_WAREHOUSE_URL = "sqlite:///var/warehouse.db"
-
 
 def warehouse_url() -> str:
-    """`VCP_WAREHOUSE_URL`, or the embedded SQLite file under `var/`."""
-    return os.environ.get("VCP_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
+    """`VCP_WAREHOUSE_URL`, or the embedded SQLite file `warehouse.db` in `var_dir()`."""
+    return os.environ.get("VCP_WAREHOUSE_URL") or f"sqlite:///{var_dir() / 'warehouse.db'}"
 
 
 def var_dir() -> Path:
@@ -24,3 +22,10 @@ def var_dir() -> Path:
 def out_dir() -> Path:
     """What people read: data docs, mail, samples, reports."""
     return Path(os.environ.get("VCP_OUT_DIR", "out"))
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt but is kept between runs to save time (e.g. a migrated, empty Airflow
+    metadata DB): `$XDG_CACHE_HOME/vcpipeline`, by default `~/.cache/vcpipeline`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vcpipeline"

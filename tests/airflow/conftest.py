@@ -19,9 +19,10 @@ from vcpipeline import settings
 from vcpipeline.orchestration import airflow_env
 
 _HOME = Path(tempfile.mkdtemp(prefix="vcp-airflow-test-"))
-# A migrated empty metadata DB is cached under var/airflow/ (keyed by Airflow version): copying it
-# costs milliseconds where creating one costs ~10 s. Copied now, before anything opens it.
-_CACHE = (airflow_env.PROJECT_ROOT / settings.var_dir() / "airflow").resolve()
+# A migrated empty metadata DB is cached in the user's cache folder (keyed by Airflow version), never
+# in the checkout: copying it costs milliseconds where creating one costs ~10 s. Copied now, before
+# anything opens it.
+_CACHE = settings.cache_dir() / "airflow"
 _SEEDED = airflow_env.seed_metadata_db(_HOME, _CACHE)
 airflow_env.apply(airflow_env.airflow_home_env(_HOME))
 

@@ -33,7 +33,7 @@ def plugin_answers(tmp_path_factory: pytest.TempPathFactory, sqlite_warehouse: s
     (out / "data_docs" / "index.html").write_text("<!DOCTYPE html><title>Data Docs</title>")
     home = root / "airflow"
     home.mkdir()
-    airflow_env.seed_metadata_db(home, (airflow_env.PROJECT_ROOT / settings.var_dir() / "airflow").resolve())
+    airflow_env.seed_metadata_db(home, settings.cache_dir() / "airflow")
     env = {**os.environ, **airflow_env.airflow_home_env(home), "VCP_OUT_DIR": str(out),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "reader:viewer",
