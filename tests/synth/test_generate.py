@@ -14,7 +14,7 @@ from vcpipeline.cli import main
 from vcpipeline.sources import combine_canonical, to_canonical
 from vcpipeline.sources.config import load_source_config
 from vcpipeline.sources.readers import native_strings
-from vcpipeline.synth import force as force_module
+from vcpipeline.synth import calibration
 from vcpipeline.synth.force import ForceSpec, generate_force
 from vcpipeline.synth.summary import canonical_rows, measured_rates
 from vcpipeline.synth.write import write_force
@@ -85,7 +85,7 @@ def test_every_department_has_every_rule_measured(rates):
 
 def test_summary_measures_the_rows_rather_than_echoing_parameters(monkeypatch, force_configs):
     spec = ForceSpec(crimes=3_000, seed=11)
-    monkeypatch.setitem(force_module.NEEDS_REFERRAL_ON_TIME, "FORCE_CONTACT", 0.5)
+    monkeypatch.setitem(calibration.NEEDS_REFERRAL_ON_TIME, "FORCE_CONTACT", 0.5)
     force = generate_force(spec, force_configs)
     # Remove every needs assessment from the partner's rows: the measured rate must collapse.
     referrals = force.native["victim_support"]["referrals"]
