@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from vcpipeline.cli import main
+from vcpipeline.rules.summaries import view_names, view_sql
 from vcpipeline.warehouse import migrate
 from vcpipeline.warehouse.db import make_engine, normalise_url
 from vcpipeline.warehouse.load import PII_FIELDS
@@ -17,6 +23,30 @@ CORE_TABLES = {
     "source_watermarks", "processed_files",
 }
 PII_WORDS = ("birth", "dob", "phone", "address", "email", "postcode", "surname", "forename")
+
+
+FROZEN_PACKAGE = "vcpipeline.warehouse.migrations"
+REVISIONS = sorted((migrate.MIGRATIONS_DIR / "versions").glob("*.py"))
+FROZEN_MODULES = [*REVISIONS, migrate.MIGRATIONS_DIR / "frozen.py"]
+
+
+def _imported_modules(path) -> list[str]:
+    """Every module a file imports, at any depth (a function-level import counts too)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append("." * node.level + (node.module or ""))
+    return names
+
+
+def _view_definitions(conn: sa.Connection) -> dict[str, str]:
+    """Each view's definition as the database keeps it (SQLite: the text; PostgreSQL: normalised)."""
+    if conn.dialect.name == "sqlite":
+        return dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'view'").all())
+    return dict(conn.exec_driver_sql(
+        "SELECT viewname, pg_get_viewdef(viewname::regclass) FROM pg_views WHERE schemaname = 'public'").all())
 
 
 def _tables(url: str) -> set[str]:
@@ -86,3 +116,63 @@ def test_vcp_db_upgrade_with_an_unusable_url_is_a_one_line_error(capsys):
     assert main(["db", "upgrade", "--url", "nosuchdialect://x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vcp db: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("path", FROZEN_MODULES, ids=lambda path: path.name)
+def test_a_revision_imports_no_live_project_code(path):
+    """A revision is frozen: what `schema.py`, the rules or `sql/` say later cannot change it."""
+    live = [name for name in _imported_modules(path)
+            if name.startswith(".") or (name.split(".")[0] == "vcpipeline"
+                                        and not name.startswith(FROZEN_PACKAGE))]
+    assert live == []
+
+
+def test_loading_every_revision_loads_no_live_project_module():
+    probe = (
+        "import importlib.util, sys\n"
+        f"for path in {[str(path) for path in REVISIONS]!r}:\n"
+        "    spec = importlib.util.spec_from_file_location('revision', path)\n"
+        "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(' '.join(sorted(name for name in sys.modules if name.startswith('vcpipeline'))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                            text=True).stdout.split()
+    packages = {"vcpipeline", "vcpipeline.warehouse"}  # their __init__ modules import nothing
+    assert [name for name in loaded if name not in packages and not name.startswith(FROZEN_PACKAGE)] == []
+
+
+def test_the_migrated_views_are_the_sql_folders_selects(migrated_warehouse):
+    """`sql/` shows the newest views; changing one there without a new revision fails here."""
+    engine = make_engine(migrated_warehouse)
+    try:
+        with engine.begin() as conn:
+            stored = _view_definitions(conn)
+            assert set(stored) == set(view_names())
+            if conn.dialect.name == "sqlite":
+                expected = {name: f"CREATE VIEW {name} AS\n{view_sql(name)}" for name in view_names()}
+            else:  # the database's own rendering of each file's SELECT, as a throw-away view
+                for name in view_names():
+                    conn.exec_driver_sql(f"CREATE TEMPORARY VIEW expected_{name} AS\n{view_sql(name)}")
+                expected = {name: conn.exec_driver_sql(
+                    f"SELECT pg_get_viewdef('expected_{name}'::regclass)").scalar_one()
+                    for name in view_names()}
+                conn.rollback()
+        assert stored == expected
+    finally:
+        engine.dispose()
+
+
+def test_downgrading_the_compliance_base_view_restores_the_views_as_before(warehouse_url):
+    engine = make_engine(warehouse_url)
+    try:
+        migrate.upgrade(warehouse_url, "0004_samples")
+        with engine.connect() as conn:
+            before = _view_definitions(conn)
+        migrate.upgrade(warehouse_url)
+        with engine.connect() as conn:
+            assert "v_compliance_base" in _view_definitions(conn)
+        migrate.downgrade(warehouse_url, "0004_samples")
+        with engine.connect() as conn:
+            assert _view_definitions(conn) == before
+    finally:
+        engine.dispose()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from vcpipeline.warehouse.schema import UtcDateTime
+from vcpipeline.warehouse.migrations.frozen import UtcDateTime
 
 revision: str = "0001_warehouse_core"
 down_revision: str | None = None

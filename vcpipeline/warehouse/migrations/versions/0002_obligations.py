@@ -6,9 +6,8 @@ Revision ID: 0002_obligations
 Revises: 0001_warehouse_core
 Create Date: 2026-06-01
 
-Tables are spelled out rather than created from `schema.metadata`, so this revision keeps
-meaning this model. The views are read from `sql/v_*.sql` (one SELECT per file, the view named
-after the file), the same text on SQLite and PostgreSQL.
+Tables are spelled out rather than created from `schema.metadata`, and the views' SQL is
+inlined as it was in `sql/` at this revision, so this revision keeps meaning this model.
 """
 
 from __future__ import annotations
@@ -16,13 +15,104 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from vcpipeline.rules.summaries import view_names, view_sql
-from vcpipeline.warehouse.schema import UtcDateTime
+from vcpipeline.warehouse.migrations.frozen import UtcDateTime
 
 revision: str = "0002_obligations"
 down_revision: str | None = "0001_warehouse_core"
 branch_labels: str | None = None
 depends_on: str | None = None
+
+# The reporting views as this revision made them: one SELECT each, the same text on SQLite
+# and PostgreSQL. Frozen here; a later change of a view is a new revision (0005 rebuilt the
+# compliance views over `v_compliance_base`).
+VIEWS: dict[str, str] = {
+    "v_compliance_by_department_month": """\
+-- Victims Code compliance per department and month of the local due date (all rules,
+-- enhanced and standard victims together).
+-- compliance_rate = met_on_time / (met_on_time + met_late + breached): decided obligations
+-- only; NULL when none is decided. Same text on SQLite and PostgreSQL (created by migration
+-- 0002_obligations; the view is named after this file).
+SELECT due_month, department,
+       SUM(due) AS due, SUM(met_on_time) AS met_on_time, SUM(met_late) AS met_late,
+       SUM(breached) AS breached, SUM(pending) AS pending,
+       CASE WHEN SUM(met_on_time) + SUM(met_late) + SUM(breached) > 0
+            THEN CAST(SUM(met_on_time) AS DOUBLE PRECISION)
+                 / (SUM(met_on_time) + SUM(met_late) + SUM(breached))
+       END AS compliance_rate
+FROM compliance_monthly
+GROUP BY due_month, department""",
+    "v_compliance_by_department_quarter": """\
+-- Victims Code compliance per department and quarter of the local due date (all rules,
+-- enhanced and standard victims together).
+-- compliance_rate = met_on_time / (met_on_time + met_late + breached): decided obligations
+-- only; NULL when none is decided. Same text on SQLite and PostgreSQL (created by migration
+-- 0002_obligations; the view is named after this file).
+SELECT due_quarter, department,
+       SUM(due) AS due, SUM(met_on_time) AS met_on_time, SUM(met_late) AS met_late,
+       SUM(breached) AS breached, SUM(pending) AS pending,
+       CASE WHEN SUM(met_on_time) + SUM(met_late) + SUM(breached) > 0
+            THEN CAST(SUM(met_on_time) AS DOUBLE PRECISION)
+                 / (SUM(met_on_time) + SUM(met_late) + SUM(breached))
+       END AS compliance_rate
+FROM compliance_quarterly
+GROUP BY due_quarter, department""",
+    "v_compliance_by_rule_month": """\
+-- Force-wide compliance per rule (board-paper question) and month of the local due date.
+-- compliance_rate = met_on_time / (met_on_time + met_late + breached): decided obligations
+-- only; NULL when none is decided. Same text on SQLite and PostgreSQL (created by migration
+-- 0002_obligations; the view is named after this file).
+SELECT due_month, rule,
+       SUM(due) AS due, SUM(met_on_time) AS met_on_time, SUM(met_late) AS met_late,
+       SUM(breached) AS breached, SUM(pending) AS pending,
+       CASE WHEN SUM(met_on_time) + SUM(met_late) + SUM(breached) > 0
+            THEN CAST(SUM(met_on_time) AS DOUBLE PRECISION)
+                 / (SUM(met_on_time) + SUM(met_late) + SUM(breached))
+       END AS compliance_rate
+FROM compliance_monthly
+GROUP BY due_month, rule""",
+    "v_compliance_by_service_month": """\
+-- Compliance of enhanced-service victims against standard ones, per department and month
+-- of the local due date.
+-- compliance_rate = met_on_time / (met_on_time + met_late + breached): decided obligations
+-- only; NULL when none is decided. Same text on SQLite and PostgreSQL (created by migration
+-- 0002_obligations; the view is named after this file).
+SELECT due_month, department,
+       CASE WHEN enhanced THEN 'enhanced' ELSE 'standard' END AS service,
+       SUM(due) AS due, SUM(met_on_time) AS met_on_time, SUM(met_late) AS met_late,
+       SUM(breached) AS breached, SUM(pending) AS pending,
+       CASE WHEN SUM(met_on_time) + SUM(met_late) + SUM(breached) > 0
+            THEN CAST(SUM(met_on_time) AS DOUBLE PRECISION)
+                 / (SUM(met_on_time) + SUM(met_late) + SUM(breached))
+       END AS compliance_rate
+FROM compliance_monthly
+GROUP BY due_month, department, CASE WHEN enhanced THEN 'enhanced' ELSE 'standard' END""",
+    "v_victim_compliance": """\
+-- The board paper's Q1 per department and month of the crime report: a victim is Victims
+-- Code compliant when none of its obligations is BREACHED or MET_LATE (RULES.md).
+-- compliance_rate = compliant victims / victims. Same text on SQLite and PostgreSQL.
+SELECT report_month, department,
+       COUNT(*) AS victims,
+       SUM(CASE WHEN compliant THEN 1 ELSE 0 END) AS compliant,
+       SUM(CASE WHEN compliant THEN 0 ELSE 1 END) AS not_compliant,
+       SUM(CASE WHEN pending > 0 THEN 1 ELSE 0 END) AS with_pending,
+       CAST(SUM(CASE WHEN compliant THEN 1 ELSE 0 END) AS DOUBLE PRECISION) / COUNT(*)
+           AS compliance_rate
+FROM victim_compliance
+GROUP BY report_month, department""",
+    "v_victim_compliance_by_department_quarter": """\
+-- The board paper's Q1 per department and quarter of the crime report: a victim is Victims
+-- Code compliant when none of its obligations is BREACHED or MET_LATE (RULES.md).
+-- compliance_rate = compliant victims / victims. Same text on SQLite and PostgreSQL.
+SELECT report_quarter, department,
+       COUNT(*) AS victims,
+       SUM(CASE WHEN compliant THEN 1 ELSE 0 END) AS compliant,
+       SUM(CASE WHEN compliant THEN 0 ELSE 1 END) AS not_compliant,
+       SUM(CASE WHEN pending > 0 THEN 1 ELSE 0 END) AS with_pending,
+       CAST(SUM(CASE WHEN compliant THEN 1 ELSE 0 END) AS DOUBLE PRECISION) / COUNT(*)
+           AS compliance_rate
+FROM victim_compliance
+GROUP BY report_quarter, department""",
+}
 
 
 def _counts() -> list[sa.Column]:
@@ -155,12 +245,12 @@ def upgrade() -> None:
         sa.Column("finished_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("as_of", name="pk_summary_runs"),
     )
-    for name in view_names():
-        op.execute(f"CREATE VIEW {name} AS\n{view_sql(name)}")
+    for name, select in VIEWS.items():
+        op.execute(f"CREATE VIEW {name} AS\n{select}")
 
 
 def downgrade() -> None:
-    for name in reversed(view_names()):
+    for name in reversed(VIEWS):
         op.execute(f"DROP VIEW IF EXISTS {name}")
     op.drop_index("ix_victim_compliance_report_month_department", table_name="victim_compliance")
     op.drop_index("ix_obligations_status_due_at", table_name="obligations")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from vcpipeline.warehouse.schema import UtcDateTime
+from vcpipeline.warehouse.migrations.frozen import UtcDateTime
 
 revision: str = "0004_samples"
 down_revision: str | None = "0003_alerts"
