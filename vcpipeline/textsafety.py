@@ -58,6 +58,7 @@ def formula_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def header_safe(value: str) -> str:
     """A mail header value on one line: every run of line breaks or control characters becomes
-    one space, so a source value can neither start a header of its own nor make the message
-    unbuildable."""
-    return _HEADER_BREAKS.sub(" ", str(value)).strip()
+    one space (and a character UTF-8 cannot carry, a lone surrogate, a `?`), so a source value
+    can neither start a header of its own nor make the message unbuildable."""
+    encodable = str(value).encode("utf-8", "replace").decode("utf-8")
+    return _HEADER_BREAKS.sub(" ", encodable).strip()

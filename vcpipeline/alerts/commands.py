@@ -2,6 +2,7 @@
 
     vcp alerts --as-of TIMESTAMP [--smtp HOST:PORT | --dry-run [--out DIR]] [--teams FILE]
                [--url URL] [--all-clear] [--data-engineering-email ADDRESS]
+               [--smtp-timeout SECONDS] [--deadline SECONDS] [--max-timeouts N]
     vcp alerts --write-synthetic-teams FILE [--seed N] [--url URL]
 """
 
@@ -26,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the end of the night evaluated (ISO 8601; naive = Europe/London)")
     parser.add_argument("--url", metavar="URL", help="warehouse URL (default: VCP_WAREHOUSE_URL)")
     parser.add_argument("--smtp", metavar="HOST:PORT", help="send through this SMTP server")
+    parser.add_argument("--smtp-timeout", type=float, metavar="SECONDS", default=None,
+                        help="give up on a mail server connection that is silent this long (default: 30)")
+    parser.add_argument("--deadline", type=float, metavar="SECONDS", default=None,
+                        help="stop sending after this long; the rest are reported (default: 900)")
+    parser.add_argument("--max-timeouts", type=int, metavar="N", default=None,
+                        help="stop sending after N timeouts in a row (default: 3)")
     parser.add_argument("--dry-run", action="store_true",
                         help="write .eml files to --out instead of sending; log nothing")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -56,7 +63,13 @@ def _smtp_address(text: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     from vcpipeline import settings
     from vcpipeline.alerts import reference
-    from vcpipeline.alerts.deliver import DeliveryError, smtp_sender
+    from vcpipeline.alerts.deliver import (
+        DEFAULT_DEADLINE,
+        DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
+        DEFAULT_SMTP_TIMEOUT,
+        DeliveryError,
+        smtp_sender,
+    )
     from vcpipeline.alerts.run import run_alerts
     from vcpipeline.errors import UsageError
     from vcpipeline.warehouse.db import make_engine
@@ -77,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         as_of = parse_as_of(args.as_of)
         if args.dry_run == bool(args.smtp):
             raise UsageError("give exactly one of --smtp HOST:PORT and --dry-run")
-        send = smtp_sender(*_smtp_address(args.smtp)) if args.smtp else None
+        timeout = args.smtp_timeout if args.smtp_timeout is not None else DEFAULT_SMTP_TIMEOUT
+        send = smtp_sender(*_smtp_address(args.smtp), timeout=timeout) if args.smtp else None
         folder = (args.out or settings.out_dir() / "mail") if args.dry_run else None
         try:
             summary = run_alerts(
@@ -85,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
                 all_clear=args.all_clear, dry_run_folder=folder,
                 data_engineering_email=args.data_engineering_email or os.environ.get(DATA_ENGINEERING_ENV),
                 data_docs_url=args.data_docs_url,
+                deadline=args.deadline if args.deadline is not None else DEFAULT_DEADLINE,
+                max_consecutive_timeouts=(args.max_timeouts if args.max_timeouts is not None
+                                          else DEFAULT_MAX_CONSECUTIVE_TIMEOUTS),
             )
         except DeliveryError as exc:
             print(f"vcp alerts: error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from vcpipeline.calendar import local_dates, next_working_day
+from vcpipeline.textsafety import header_safe
 
 # The obligation columns an alert may use: the allow-list that keeps victims' details out.
 ALERT_COLUMNS: tuple[str, ...] = (
@@ -118,13 +119,15 @@ def build_email(recipient: str, subject: str, text: str, html: str, message_key:
     """A multipart/alternative e-mail whose Message-ID derives from `message_key`.
 
     KEY_HEADER and AS_OF_HEADER let delivery deduplicate and log any message, digest included.
+    Every header value goes through `header_safe`: a team name or address from a source with a
+    line break in it neither adds a header nor stops the message being built.
     """
     message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = recipient
+    message["Subject"] = header_safe(subject)
+    message["From"] = header_safe(sender)
+    message["To"] = header_safe(recipient)
     message["Message-ID"] = f"<{_UNSAFE.sub('.', message_key).strip('.')}@victims-code.vcp>"
-    message[KEY_HEADER] = message_key
+    message[KEY_HEADER] = header_safe(message_key)
     message[AS_OF_HEADER] = utc_instant(as_of).isoformat()
     message.set_content(text)
     message.add_alternative(html, subtype="html")

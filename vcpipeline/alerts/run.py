@@ -26,7 +26,14 @@ from vcpipeline.alerts.compose import (
     routing_counts,
     utc_instant,
 )
-from vcpipeline.alerts.deliver import DeliveryReport, Send, deliver, eml_writer
+from vcpipeline.alerts.deliver import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
+    DeliveryReport,
+    Send,
+    deliver,
+    eml_writer,
+)
 from vcpipeline.alerts.digest import DEFAULT_QUARANTINE_THRESHOLD, compose_data_engineering_digest
 from vcpipeline.alerts.log import read_already_alerted
 from vcpipeline.alerts.reference import read_team_leads, read_team_reference, store_team_leads
@@ -90,13 +97,16 @@ def run_alerts(
     expected_sources: Iterable[str] = (),
     quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD,
     sender: str = DEFAULT_SENDER,
+    deadline: float = DEFAULT_DEADLINE,
+    max_consecutive_timeouts: int = DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
 ) -> dict[str, Any]:
     """Compose and deliver the alerts of the night ending `as_of`; a JSON-able summary.
 
     `teams_file` replaces the stored team reference first. With `dry_run_folder` the messages
     are written there as `.eml` files and nothing is sent, logged or stored. The data-engineering
-    digest is composed when `data_engineering_email` is given. Raises `DeliveryError` (after
-    trying every message) when any could not be sent.
+    digest is composed when `data_engineering_email` is given. Raises `DeliveryError` when any
+    could not be sent (after trying every message, unless the mail server stopped answering or
+    `deadline` passed: see `deliver`).
     """
     as_of = utc_instant(as_of)
     reference = read_team_reference(teams_file) if teams_file is not None else None
@@ -122,12 +132,10 @@ def run_alerts(
         if digest is not None:
             messages.append(digest)
     if dry_run_folder is not None:
-        write = eml_writer(dry_run_folder)
-        for message in messages:
-            write(message.email(sender) if isinstance(message, TeamAlert) else message)
-        report = DeliveryReport(sent=[_key(m) for m in messages])
+        report = _write_dry_run(messages, dry_run_folder, sender)
     else:
-        report = deliver(messages, engine, send, sender=sender)
+        report = deliver(messages, engine, send, sender=sender, deadline=deadline,
+                         max_consecutive_timeouts=max_consecutive_timeouts)
     return {
         "as_of": as_of.isoformat(),
         "team_emails": len(alerts),
@@ -144,6 +152,20 @@ def _key(message: TeamAlert | EmailMessage) -> str:
     return message.message_key if isinstance(message, TeamAlert) else str(message[KEY_HEADER])
 
 
+def _write_dry_run(messages: list[TeamAlert | EmailMessage], folder: Path, sender: str) -> DeliveryReport:
+    """Write each message as `.eml`; one that cannot be built is reported and the others written."""
+    write = eml_writer(folder)
+    report = DeliveryReport()
+    for message in messages:
+        try:
+            write(message.email(sender) if isinstance(message, TeamAlert) else message)
+        except Exception as exc:  # as in `deliver`: one bad message must not stop the others
+            report.unbuildable[_key(message)] = f"{type(exc).__name__}: {exc}"
+            continue
+        report.sent.append(_key(message))
+    return report
+
+
 def send_nightly_alerts(
     as_of: datetime,
     warehouse_url: str,
@@ -153,11 +175,14 @@ def send_nightly_alerts(
     data_docs_url: str = "",
     smtp_conn_id: str = "vcp_smtp",
     send: Send | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+    max_consecutive_timeouts: int = DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
 ) -> dict[str, Any]:
     """The nightly DAG's alert task: `run_alerts` through the smtp provider's hook.
 
     Raises `DeliveryError` when any e-mail was not accepted, so Airflow retries the task; the
-    retry sends only what is missing.
+    retry sends only what is missing. The per-connection timeout is the `vcp_smtp` connection's
+    (extra `timeout`; keep its `retry_limit` low, as the hook retries a silent server itself).
     """
     from vcpipeline.alerts.deliver import smtp_hook_sender
     from vcpipeline.warehouse.db import make_engine
@@ -167,7 +192,8 @@ def send_nightly_alerts(
         return run_alerts(
             engine, pd.Timestamp(as_of), send or smtp_hook_sender(smtp_conn_id),
             data_engineering_email=data_engineering_email, expected_sources=expected_sources,
-            data_docs_url=data_docs_url,
+            data_docs_url=data_docs_url, deadline=deadline,
+            max_consecutive_timeouts=max_consecutive_timeouts,
         )
     finally:
         engine.dispose()
