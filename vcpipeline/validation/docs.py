@@ -4,13 +4,21 @@ GX builds the site (a page per validation, a page per suite, an index). Its temp
 Bootstrap, jQuery, Font Awesome, Vega and bootstrap-table from public CDNs and the index table
 is drawn by that JavaScript, so offline the index would be empty and a police network would
 call out to third parties on every view. After GX has built the site we remove every remote
-`<link>`/`<script>`, point the logo at GX's own copy, add a small local stylesheet and write
-the index's list of validations as plain HTML. The validation and suite pages are server-side
-HTML already; only interactive extras (filtering, collapsing) are lost.
+`<link>`/`<script>` and the inline scripts that need them, point the logo at GX's own copy, add
+a small local stylesheet and write the index's list of validations as plain HTML. The
+validation and suite pages are server-side HTML already; only interactive extras (filtering,
+collapsing) are lost, and no page runs any script.
+
+Source values are hostile input: GX escapes the parameters of its string templates but writes
+plain table cells (sampled unexpected values, observed values such as a feed's column names)
+into the page as they are, so a reporting unit `<script>…</script>` would run in whoever opens
+the page. Every string of what a validation observed is therefore HTML-escaped before GX
+renders it (`_inert`), on a copy: the caller's result keeps the real values.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from collections.abc import Iterable
@@ -27,6 +35,7 @@ _REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</
                             re.IGNORECASE)
 _REMOTE_IMAGE = re.compile(r"src=\"https://great-expectations-web-assets[^\"]*\"", re.IGNORECASE)
 _REMOTE_CSS_URL = re.compile(r"url\(['\"]?https?://[^)]*\)", re.IGNORECASE)
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.IGNORECASE | re.DOTALL)
 _CSS = """/* Local stand-in for the CDN stylesheets GX's templates reference (see docs.py). */
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1b1b1b; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
@@ -36,6 +45,9 @@ th, td { border: 1px solid #b1b4b6; padding: 0.25rem 0.5rem; text-align: left; v
 code, pre { background: #f3f2f1; padding: 0 0.2rem; }
 footer, #ge-cta-footer, .ge-cta { display: none; }
 .vcp-index { margin: 1rem 0 2rem; }
+/* GX's status icons came from Font Awesome's CDN: the same meaning as characters. */
+.fa-check-circle::before { content: "\\2713"; } .fa-times::before { content: "\\2717"; }
+.fa-exclamation-triangle::before { content: "\\26A0"; }
 """
 
 
@@ -53,9 +65,38 @@ def _results(validations: Iterable[Any]) -> list[tuple[str, str, Any]]:
     return named
 
 
+def _escaped(value: Any) -> Any:
+    """`value` with every string in it (also inside lists and dicts) HTML-escaped."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {_escaped(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_escaped(item) for item in value)
+    return value
+
+
+def _inert(result: Any) -> Any:
+    """A copy of a GX suite result whose observed values render as text, never as markup.
+
+    Escaped: what GX writes raw (the `result` details, an exception's traceback). Not escaped:
+    what it already escapes as a string-template parameter (an exception's message, the
+    suite's own configuration), which would otherwise show as `&amp;lt;`.
+    """
+    inert = copy.deepcopy(result)
+    for expectation_result in inert.results:
+        expectation_result.result = _escaped(expectation_result.result or {})
+        info = expectation_result.exception_info or {}
+        for exception in [info, *(item for item in info.values() if isinstance(item, dict))]:
+            if isinstance(exception.get("exception_traceback"), str):
+                exception["exception_traceback"] = html.escape(exception["exception_traceback"])
+    return inert
+
+
 def _offline(page: Path, root: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    text = _REMOTE_SCRIPT.sub("", _REMOTE_LINK.sub("", text))
+    # Inline scripts go too: every one drives jQuery, which went with the CDN links.
+    text = _INLINE_SCRIPT.sub("", _REMOTE_SCRIPT.sub("", _REMOTE_LINK.sub("", text)))
     text = _REMOTE_CSS_URL.sub("none", text)
     prefix = "../" * (len(page.relative_to(root).parts) - 1)
     text = _REMOTE_IMAGE.sub(f'src="{prefix}static/images/logo-long.png"', text)
@@ -106,7 +147,7 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite),
             run_id=run_id, batch_identifier=batch,
         )
-        context.validation_results_store.set(key, result)
+        context.validation_results_store.set(key, _inert(result))
         keys.append(key)
     for suite in sorted({suite for suite, _, _ in named}):
         try:
@@ -121,6 +162,8 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
         (root / OFFLINE_CSS).write_text(_CSS, encoding="utf-8")
         for page in root.rglob("*.html"):
             _offline(page, root)
+        for sheet in root.rglob("*.css"):
+            sheet.write_text(_REMOTE_CSS_URL.sub("none", sheet.read_text(encoding="utf-8")), encoding="utf-8")
         entries = []
         for (suite, batch, result), key in zip(named, keys, strict=True):
             page = root.joinpath("validations", *key.to_tuple()[:-1], f"{key.to_tuple()[-1]}.html")
