@@ -3,8 +3,6 @@ and which victims are owed the enhanced service."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
@@ -18,17 +16,13 @@ from vcpipeline.synth.calibration import (
     VCOP_2020_FROM,
     VICTIMS_PER_CRIME,
 )
-from vcpipeline.synth.timing import local_naive, seconds
-
-if TYPE_CHECKING:
-    from vcpipeline.synth.force import ForceSpec
+from vcpipeline.synth.timing import local_naive
 
 
-def crimes_and_victims(rng: np.random.Generator, spec: ForceSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per crime (reported seconds, department, offence, flags, its victims' positions)
-    and one row per victim (crime position, vulnerability, date of birth, enhanced, department)."""
-    n = spec.crimes
-    start, end = seconds(spec.window_start), seconds(spec.window_end)
+def crimes_and_victims(rng: np.random.Generator, n: int, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`n` crimes reported in [start, end) seconds, one row each (reported, department, offence,
+    flags, its victims' positions), and one row per victim (crime position, vulnerability, date
+    of birth, enhanced, department)."""
     reported = np.sort(rng.integers(start, end, n))
     departments = np.array(DEPARTMENTS, dtype=object)
     share = np.array([DEPARTMENT_SHARE[d] for d in DEPARTMENTS])

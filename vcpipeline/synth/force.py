@@ -67,7 +67,7 @@ def generate_force(spec: ForceSpec, configs: list[SourceConfig] | None = None) -
     rng = np.random.default_rng(spec.seed)
     horizon = seconds(spec.extracted_at)
 
-    crimes, victims = crimes_and_victims(rng, spec)
+    crimes, victims = crimes_and_victims(rng, spec.crimes, seconds(spec.window_start), seconds(spec.window_end))
     events = journey(rng, crimes, victims).frame()   # the journey's parts are freed here
     events = events[events["at"] <= horizon].reset_index(drop=True)
 
