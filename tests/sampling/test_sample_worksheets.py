@@ -166,3 +166,32 @@ def test_a_crime_reference_that_looks_like_a_formula_is_written_as_literal_text(
     # The other references are ordinary text cells without the mark.
     ordinary = next(row[0] for row in sheet.iter_rows(min_row=2) if row[0].value == "IIT-2026Q1-001")
     assert ordinary.data_type == "s" and not ordinary.quotePrefix
+
+
+def test_the_review_error_report_marks_formula_like_text_as_text(tmp_path):
+    from vcpipeline.sampling.reviews import ERROR_COLUMNS, IngestReport
+
+    errors = pd.DataFrame([["2026Q1-IIT.xlsx", 7, HOSTILE_REF, "unknown crime_ref", "not in the warehouse"]],
+                          columns=list(ERROR_COLUMNS))
+    path = tmp_path / "2026Q1-review-errors.csv"
+    IngestReport("2026Q1", 1, 0, 0, 0, errors).write_errors(path)
+    written = pd.read_csv(path)
+    assert written["crime_ref"].tolist() == ["'" + HOSTILE_REF]  # shown as text, not run
+    assert written["row"].tolist() == [7]  # numbers stay numbers
+
+
+def test_a_formula_like_crime_reference_comes_back_from_a_returned_worksheet_unchanged(sqlite_force_engine, tmp_path):
+    from vcpipeline.sampling.reviews import ingest_returns
+    from vcpipeline.sampling.simulate import simulate_returns
+    from vcpipeline.warehouse.frames import read_frame
+    from vcpipeline.warehouse.schema import sample_reviews
+
+    _insert_hostile_crime(sqlite_force_engine)
+    draw_and_store_sample(sqlite_force_engine, "2026Q1", size=500, minimum=5)
+    sheets = write_worksheets(sqlite_force_engine, "2026Q1", tmp_path / "sample")
+    returned = simulate_returns(sheets, tmp_path / "returns", seed="test")
+    report = ingest_returns(sqlite_force_engine, "2026Q1", returned)
+    assert HOSTILE_REF not in set(report.errors["crime_ref"])
+    with sqlite_force_engine.connect() as conn:
+        reviewed = read_frame(conn, sa.select(sample_reviews.c.crime_ref))["crime_ref"]
+    assert HOSTILE_REF in set(reviewed)

@@ -43,6 +43,7 @@ from vcpipeline.sampling.worksheets import (
     read_worksheet,
     worksheet_header,
 )
+from vcpipeline.textsafety import formula_safe_frame
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import crimes, sample_crimes, sample_reviews
 
@@ -67,9 +68,10 @@ class IngestReport:
     errors: pd.DataFrame  # ERROR_COLUMNS, sorted by file, row
 
     def write_errors(self, path: Path) -> None:
-        """The error report as CSV (header only when clean)."""
+        """The error report as CSV (header only when clean); reviewers open it in a spreadsheet,
+        so text that could read as a formula is marked as text (`textsafety`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.errors.to_csv(path, index=False, lineterminator="\n")
+        formula_safe_frame(self.errors).to_csv(path, index=False, lineterminator="\n")
 
     def summary(self) -> str:
         return (f"{self.sample_id}: {self.files} worksheet(s), {self.files_rejected} refused; "
