@@ -88,3 +88,23 @@ def test_write_synthetic_teams_covers_the_warehouse_teams(engine, migrated_wareh
     text = path.read_text(encoding="utf-8")
     assert text.startswith("department,team,lead_name,lead_email\n")
     assert "@force.example" in text
+
+
+def test_a_silent_smtp_server_gives_up_within_the_given_bounds_with_one_line(engine, migrated_warehouse, tmp_path,
+                                                                          capsys):
+    import socket
+    import time
+
+    store_night(engine, night_one())
+    with socket.socket() as silent:  # accepts the connection, never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        started = time.monotonic()
+        code = main(["alerts", "--url", migrated_warehouse, "--as-of", AS_OF_TEXT,
+                     "--smtp", f"127.0.0.1:{silent.getsockname()[1]}", "--teams", str(_teams_file(tmp_path)),
+                     "--smtp-timeout", "0.3", "--max-timeouts", "2", "--deadline", "30"])
+        elapsed = time.monotonic() - started
+    assert code == 1 and elapsed < 5
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("vcp alerts: error: 3 of 3 alert e-mail(s) not sent: 2 failed") and "\n" not in error
+    assert "1 not tried (2 consecutive timeouts from the mail server)" in error
