@@ -3,7 +3,9 @@ SQLite and PostgreSQL alike, whether rebuilt in full or for the changed crimes o
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ from vcpipeline.rules.summaries import (
     due_dates_of,
     load_summaries,
     periods,
+    victim_compliance_rate,
     view_names,
     view_sql,
 )
@@ -25,6 +28,7 @@ from vcpipeline.warehouse.migrate import upgrade
 
 from .conftest import load_night, night_as_of, simulate_force, stored, table_rows
 
+ROOT = Path(__file__).resolve().parents[2]
 COUNTS = ["met_on_time", "met_late", "breached", "pending"]
 NAMES = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending"}
 
@@ -75,6 +79,33 @@ def sorted_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def test_compliance_rate_counts_decided_obligations_only():
     rates = compliance_rate([3, 0, 0], [1, 0, 0], [0, 0, 2])
     assert rates[0] == 0.75 and np.isnan(rates[1]) and rates[2] == 0.0
+
+
+def test_victim_compliance_rate_is_the_compliant_share_and_nan_without_victims():
+    rates = victim_compliance_rate([3, 0, 0], [4, 0, 2])
+    assert rates[0] == 0.75 and np.isnan(rates[1]) and rates[2] == 0.0
+
+
+def _adds_met_late(node: ast.AST) -> bool:
+    """An addition with `met_late` (a name, or a frame's "met_late" column) as an operand."""
+    def names_met_late(operand: ast.AST) -> bool:
+        return any((isinstance(n, ast.Name) and n.id == "met_late")
+                   or (isinstance(n, ast.Constant) and n.value == "met_late") for n in ast.walk(operand))
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+            and (names_met_late(node.left) or names_met_late(node.right)))
+
+
+def test_the_compliance_rate_is_defined_once_in_python_and_once_in_sql():
+    """Adding met_late into the decided obligations is the rate's definition: one function
+    (`compliance_rate`) and one view (`v_compliance_base`) do it; the rest select or call them.
+    Migrations are frozen history and keep the SQL their revision made."""
+    migrations = ROOT / "vcpipeline" / "warehouse" / "migrations"
+    python = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "vcpipeline").rglob("*.py")
+                    if migrations not in path.parents
+                    and any(_adds_met_late(node) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
+    assert python == ["vcpipeline/rules/summaries.py"]
+    sql = sorted(name for name in view_names() if "+ met_late" in view_sql(name).replace("SUM(met_late)", "met_late"))
+    assert sql == ["v_compliance_base"]
 
 
 def test_due_date_is_the_local_day_before_due_at_and_quarters_follow_it():
@@ -134,6 +165,18 @@ def test_views_equal_pandas_over_the_summary_tables(engine):
     pd.testing.assert_frame_equal(view[want.columns], want)
     pd.testing.assert_series_equal(view["compliance_rate"], rate(view), check_names=False)
 
+    quarterly = table_rows(engine, "compliance_quarterly")
+    monthly["service"] = np.where(monthly["enhanced"].astype(bool), "enhanced", "standard")
+    for name, table, keys in (
+        ("v_compliance_by_department_quarter", quarterly, ["due_quarter", "department"]),
+        ("v_compliance_by_rule_month", monthly, ["due_month", "rule"]),
+        ("v_compliance_by_service_month", monthly, ["due_month", "department", "service"]),
+    ):
+        view = sorted_frame(table_rows(engine, name), keys)
+        want = sorted_frame(table.groupby(keys, as_index=False)[[*COUNTS, "due"]].sum(), keys)
+        pd.testing.assert_frame_equal(view[want.columns], want, obj=name)
+        pd.testing.assert_series_equal(view["compliance_rate"], rate(view), check_names=False, obj=name)
+
     victims = table_rows(engine, "victim_compliance")
     q1 = sorted_frame(table_rows(engine, "v_victim_compliance"), ["report_month", "department"])
     counted = victims.assign(compliant=victims["compliant"].astype(bool)).groupby(
@@ -180,7 +223,7 @@ def test_views_return_the_same_rows_on_sqlite_and_postgresql(postgres_server_url
             engine.dispose()
     for name in view_names():
         lite, pg = results["sqlite"][name], results["postgres"][name]
-        keys = [c for c in lite.columns if c in ("due_month", "due_quarter", "report_month",
+        keys = [c for c in lite.columns if c in ("grouped_by", "due_month", "due_quarter", "report_month",
                                                    "report_quarter", "department", "rule", "service")]
         assert len(lite) > 0, name
         pd.testing.assert_frame_equal(sorted_frame(lite, keys), sorted_frame(pg, keys), check_dtype=False,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.report.model import ALL, COUNT_COLUMNS, RULES, ReportData, with_rate
 from vcpipeline.report.periods import Period
+from vcpipeline.rules.summaries import victim_compliance_rate
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
     compliance_monthly,
@@ -118,9 +119,7 @@ def read_victims(conn: sa.Connection, period: Period) -> pd.DataFrame:
     total = pd.DataFrame({"department": [ALL], "victims": [int(frame["victims"].sum())],
                           "compliant": [int(frame["compliant"].sum())]})
     frame = pd.concat([frame, total], ignore_index=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["victim_compliance_rate"] = (frame["compliant"] / frame["victims"].where(frame["victims"] > 0)
-                                           ).astype("float64")
+    frame["victim_compliance_rate"] = victim_compliance_rate(frame["compliant"], frame["victims"])
     return frame
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from vcpipeline.report.periods import Period
+from vcpipeline.rules.summaries import compliance_rate
 from vcpipeline.sampling.questions import QUESTIONS
 
 # Obligations by status; `due` is all of them (pending ones included).
@@ -28,21 +28,14 @@ RULES: tuple[str, ...] = tuple(RULE_QUESTIONS)
 RULE_LABELS: dict[str, str] = {q.rule: f"{q.id} {q.label}" for q in QUESTIONS if q.rule is not None}
 
 
-def compliance_rate(frame: pd.DataFrame) -> pd.Series:
-    """met on time / (met on time + met late + breached): pending obligations are not yet decided.
-    NaN where nothing was decided (no figure rather than a made-up 0% or 100%)."""
-    decided = (frame["met_on_time"] + frame["met_late"] + frame["breached"]).astype("float64")
-    met = frame["met_on_time"].astype("float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (met / decided.where(decided > 0)).astype("float64")
-
-
 def with_rate(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with integer counts and its `compliance_rate` column (re)computed."""
+    """The frame with integer counts and its `compliance_rate` column (re)computed from them:
+    pending obligations are not yet decided; NaN where nothing was decided (no figure rather than
+    a made-up 0% or 100%)."""
     frame = frame.copy()
     for name in COUNT_COLUMNS:
         frame[name] = frame[name].fillna(0).astype("int64")
-    frame[RATE_COLUMN] = compliance_rate(frame)
+    frame[RATE_COLUMN] = compliance_rate(frame["met_on_time"], frame["met_late"], frame["breached"])
     return frame
 
 

@@ -9,7 +9,9 @@
 
 Compliance rate = met_on_time / (met_on_time + met_late + breached): the share of *decided*
 obligations met on time. PENDING ones are neither a success nor a failure yet, so they are
-counted but left out of the rate; with nothing decided the rate is NULL, not 0 or 1.
+counted but left out of the rate; with nothing decided the rate is NULL, not 0 or 1. It is
+defined once in Python (`compliance_rate`, which the summaries and the report use) and once in
+SQL (`v_compliance_base`, which the other compliance views select from).
 
 Each night recounts only what the evaluation changed: the due days in `obligation_changed_days`
 (one GROUP BY over those days' obligations, by the `due_at` index) and the months and quarters
@@ -31,7 +33,8 @@ import sqlalchemy as sa
 from vcpipeline.calendar import local_dates
 from vcpipeline.warehouse.frames import read_frame
 
-# The reporting views: one SELECT per file, the view named after the file (migration 0002).
+# The newest reporting views: one SELECT per file, the view named after the file. The migrations
+# create them from frozen copies of this text; a test requires the two to agree.
 SQL_DIRS: tuple[Path, ...] = (
     Path(__file__).resolve().parents[1] / "sql",  # inside the package, when built into a wheel
     Path(__file__).resolve().parents[2] / "sql",  # the repository's sql/
@@ -66,11 +69,19 @@ def view_sql(name: str) -> str:
 # ----------------------------------------------------------------------------- pure functions
 
 def compliance_rate(met_on_time: Any, met_late: Any, breached: Any) -> np.ndarray:
-    """met_on_time / (met_on_time + met_late + breached), NaN where nothing is decided."""
+    """met_on_time / (met_on_time + met_late + breached), NaN where nothing is decided: the one
+    Python definition of the compliance rate (its SQL twin is the view `v_compliance_base`)."""
     on_time = np.asarray(met_on_time, dtype=float)
     decided = on_time + np.asarray(met_late, dtype=float) + np.asarray(breached, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(decided > 0, on_time / decided, np.nan)
+
+
+def victim_compliance_rate(compliant: Any, victims: Any) -> np.ndarray:
+    """The board paper's Q1 share: compliant victims / victims, NaN where there are no victims."""
+    whole = np.asarray(victims, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(whole > 0, np.asarray(compliant, dtype=float) / whole, np.nan)
 
 
 def periods(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,4 +294,5 @@ def force_victim_compliance(engine: sa.Engine) -> dict[str, Any]:
             sa.func.count(), sa.func.sum(sa.case((table.c.compliant, 1), else_=0)))).one()
     victims, compliant = int(victims or 0), int(compliant or 0)
     return {"victims": victims, "victims_compliant": compliant,
-            "victim_compliance_rate": round(compliant / victims, 6) if victims else None}
+            "victim_compliance_rate": round(float(victim_compliance_rate(compliant, victims)), 6)
+            if victims else None}
