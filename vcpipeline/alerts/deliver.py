@@ -153,13 +153,13 @@ def deliver(
         try:
             item = _prepare(alert, key, sender)
         except Exception as exc:  # a message that cannot be built must not stop the others
-            report.unbuildable[key] = f"{type(exc).__name__}: {exc}"
+            report.unbuildable[key] = _reason(exc)
             logger.error("alert %s could not be built, not sent: %s", key, report.unbuildable[key])
             continue
         try:
             send(item.message)
         except Exception as exc:  # any refusal or outage: try the others, fail at the end
-            report.failed[key] = f"{type(exc).__name__}: {exc}"
+            report.failed[key] = _reason(exc)
             logger.warning("alert %s not sent: %s", key, report.failed[key])
             timeouts = timeouts + 1 if _timed_out(exc) else 0
             if timeouts >= max_consecutive_timeouts:
@@ -180,6 +180,11 @@ def deliver(
     if report.not_sent and raise_on_failure:
         raise DeliveryError(report)
     return report
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception's type and text on one line (a server's reply may span several)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def _timed_out(exc: BaseException) -> bool:
