@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,12 @@ import pytest
 
 from vcpipeline.canonical import DEPARTMENTS
 from vcpipeline.cli import main
+from vcpipeline.errors import UsageError
 from vcpipeline.sources import combine_canonical, to_canonical
 from vcpipeline.sources.config import load_source_config
 from vcpipeline.sources.readers import native_strings
 from vcpipeline.synth import calibration
+from vcpipeline.synth.commands import quarter_window
 from vcpipeline.synth.force import ForceSpec, generate_force
 from vcpipeline.synth.summary import canonical_rows, measured_rates
 from vcpipeline.synth.write import write_force
@@ -221,3 +224,17 @@ def test_generate_command_writes_sources_and_prints_measured_rates(tmp_path, cap
 def test_generate_command_rejects_bad_arguments_with_one_line(argv, tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path), *argv]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("text", "first", "days"), [
+    ("2026Q3", date(2026, 7, 1), 92), ("2026-q4", date(2026, 10, 1), 92), (" 2026 - Q1 ", date(2026, 1, 1), 90),
+    ("2028Q1", date(2028, 1, 1), 91),
+])
+def test_generate_quarter_is_its_local_days_however_it_is_dashed(text, first, days):
+    assert quarter_window(text) == (first, days)
+
+
+@pytest.mark.parametrize("text", ["2026Q5", "Q3 2026", "2026--Q3", "2026-07"])
+def test_generate_quarter_refuses_anything_else_naming_the_option(text):
+    with pytest.raises(UsageError, match=r"^--quarter must look like 2026Q3, got "):
+        quarter_window(text)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vcpipeline.sampling.questions import QUESTION_IDS, QUESTIONS
-from vcpipeline.sampling.selection import parse_quarter, quarter_name
+from vcpipeline.sampling.selection import quarter_name, sample_quarter
 from vcpipeline.sampling.store import read_sample, sample_id_for, transaction
 from vcpipeline.sampling.survey import (
     NO_DATA,
@@ -183,8 +183,7 @@ def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Surve
 # --- the warehouse edge ------------------------------------------------------------------------
 
 def previous_quarter(quarter: str) -> str:
-    year, number = parse_quarter(quarter)
-    return f"{year - 1}Q4" if number == 1 else f"{year}Q{number - 1}"
+    return sample_quarter(quarter).previous.name
 
 
 def read_survey_data(conn: sa.Connection, quarter: str) -> SurveyData | None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,14 +40,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcpipeline.calendar import local_dates, start_of_local_day
+from vcpipeline.calendar import local_dates
 from vcpipeline.canonical import SAMPLE_COLUMNS
+from vcpipeline.periods import Period, PeriodError, parse_quarter
 from vcpipeline.sampling.allocation import SamplingError, allocate, allocation_table
 
 DEFAULT_SIZE = 240  # the board paper's quarterly minimum of 240 crime reports
 DEFAULT_MINIMUM = 10
 DEFAULT_RESERVE = 10
-_QUARTER = re.compile(r"^(\d{4})[Qq]([1-4])$")
 _UNIT_SEPARATOR = "\x1f"
 
 RESERVE_COLUMNS: tuple[str, ...] = ("stratum", "rank", "crime_ref", "permanent_random_number")
@@ -71,32 +70,22 @@ class Sample:
         default_factory=lambda: pd.DataFrame(columns=list(QUARANTINE_COLUMNS), dtype="str"))
 
 
-def parse_quarter(quarter: str) -> tuple[int, int]:
-    """`2026Q1` → (2026, 1); anything else raises SamplingError."""
-    match = _QUARTER.match(quarter.strip())
-    if not match:
-        raise SamplingError(f"quarter must look like 2026Q1, got {quarter!r}")
-    return int(match.group(1)), int(match.group(2))
+def sample_quarter(quarter: str) -> Period:
+    """The quarter named `2026Q1` (or `2026q1`); anything else raises SamplingError."""
+    try:
+        return parse_quarter(quarter)
+    except PeriodError as exc:
+        raise SamplingError(str(exc)) from None
 
 
 def quarter_name(quarter: str) -> str:
     """The canonical spelling of a quarter (`2026q1` → `2026Q1`), also the default seed."""
-    year, number = parse_quarter(quarter)
-    return f"{year}Q{number}"
-
-
-def quarter_dates(quarter: str) -> tuple[np.datetime64, np.datetime64]:
-    """The quarter's first local date and the first local date after it."""
-    year, number = parse_quarter(quarter)
-    first = np.datetime64(f"{year}-{3 * number - 2:02d}", "M")
-    return first.astype("datetime64[D]"), (first + np.timedelta64(3, "M")).astype("datetime64[D]")
+    return sample_quarter(quarter).name
 
 
 def quarter_bounds(quarter: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[start, end) in UTC of the Europe/London local quarter: local midnight to local midnight."""
-    first, after = quarter_dates(quarter)
-    start, end = start_of_local_day(np.array([first, after]))
-    return start, end
+    return sample_quarter(quarter).bounds
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
@@ -186,9 +175,7 @@ def usable_crimes(crimes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def quarter_population(crimes: pd.DataFrame, victims_crime_refs: Iterable[str], quarter: str,
                        exclude: Iterable[str] = ()) -> tuple[pd.DataFrame, int]:
     """(population as crime_ref, stratum; how many were dropped by `exclude`) for usable crimes."""
-    first, after = quarter_dates(quarter)
-    days = local_dates(crimes["reported_at"])
-    in_quarter = (days >= first) & (days < after)
+    in_quarter = sample_quarter(quarter).contains(local_dates(crimes["reported_at"]))
     with_victim = _is_in(crimes["crime_ref"], _refs(victims_crime_refs))
     candidates = crimes.loc[in_quarter & with_victim, ["crime_ref", "department"]]
     excluded = _is_in(candidates["crime_ref"], _refs(exclude))

@@ -11,7 +11,6 @@ in what was generated, per department and rule.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -44,16 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def quarter_window(quarter: str) -> tuple[date, int]:
-    """`2026Q3` → (first day, number of days)."""
+    """`2026Q3` (also `2026-Q3`, `2026 q3`) → (first day, number of days)."""
     from vcpipeline.errors import UsageError
+    from vcpipeline.periods import PeriodError, parse_quarter
 
-    match = re.fullmatch(r"(\d{4})\s*-?\s*Q([1-4])", quarter.strip(), flags=re.IGNORECASE)
-    if not match:
-        raise UsageError(f"--quarter must look like 2026Q3, got {quarter!r}")
-    year, number = int(match.group(1)), int(match.group(2))
-    first = date(year, 3 * number - 2, 1)
-    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
-    return first, (following - first).days
+    try:
+        period = parse_quarter(quarter, spelling="dashed")
+    except PeriodError:
+        raise UsageError(f"--quarter must look like 2026Q3, got {quarter!r}") from None
+    return period.first, (period.after - period.first).days
 
 
 def run(args: argparse.Namespace) -> int:
