@@ -33,6 +33,19 @@ REPORT_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# What a Data Docs site holds (docs.build_data_docs): static pages, GX's stylesheets, images and
+# fonts. It ships no JavaScript and what scripts its pages carry need jQuery, which the offline
+# site drops; so no script at all may run, nor anything load from elsewhere. Everything else a
+# folder might hold (results as JSON, a stray file) is not served.
+DATA_DOCS_SUFFIXES = frozenset({".html", ".css", ".png", ".gif", ".svg", ".ico", ".otf"})
+DATA_DOCS_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -63,10 +76,15 @@ def data_docs_folder() -> Path:
     return (settings.out_dir() / "data_docs").resolve()
 
 
-def _inside(folder: Path, relative: str) -> Path:
-    """`folder/relative` if it is an existing file inside `folder` (no `..`, no symlink out)."""
-    candidate = (folder / relative).resolve()
-    if not candidate.is_relative_to(folder) or not candidate.is_file():
+def _inside(folder: Path, relative: str, suffixes: frozenset[str]) -> Path:
+    """`folder/relative` if it is an existing, visible file of one of `suffixes` inside `folder`
+    (no `..`, no symlink out, no NUL or other name the file system refuses): 404 otherwise."""
+    try:
+        candidate = (folder / relative).resolve()
+        found = candidate.is_relative_to(folder) and candidate.is_file()
+    except (OSError, ValueError):  # e.g. "embedded null byte" from %00
+        found = False
+    if not found or candidate.suffix.lower() not in suffixes or candidate.name.startswith("."):
         raise HTTPException(status_code=404, detail="Not found")
     return candidate
 
@@ -115,17 +133,14 @@ def latest() -> RedirectResponse:
 @app.get("/reports/{relative:path}")
 def report_file(relative: str) -> FileResponse:
     """A report page or one of its CSV / Parquet tables."""
-    path = _inside(report_folder(), relative)
-    if path.suffix not in SERVED_SUFFIXES or path.name.startswith("."):
-        raise HTTPException(status_code=404, detail="Not found")
-    return FileResponse(path, headers=REPORT_HEADERS)
+    return FileResponse(_inside(report_folder(), relative, SERVED_SUFFIXES), headers=REPORT_HEADERS)
 
 
 @app.get("/data_docs/{relative:path}")
 def data_docs(relative: str) -> FileResponse:
     """Great Expectations' Data Docs, which each report links to (`../data_docs/index.html`)."""
-    return FileResponse(_inside(data_docs_folder(), relative or "index.html"),
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(_inside(data_docs_folder(), relative or "index.html", DATA_DOCS_SUFFIXES),
+                        headers=DATA_DOCS_HEADERS)
 
 
 class VcpReportsPlugin(AirflowPlugin):

@@ -8,6 +8,7 @@ homes of their own. Prints one JSON object: what each request got.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -21,7 +22,7 @@ def main() -> int:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     app = create_app()
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(app, follow_redirects=False, raise_server_exceptions=False)  # a 500 is an answer
     manager = get_auth_manager()
     viewer = manager.generate_jwt(SimpleAuthManagerUser(username="reader", role="viewer"))
     nobody = manager.generate_jwt(SimpleAuthManagerUser(username="norole", role=None))
@@ -31,7 +32,9 @@ def main() -> int:
     def record(name: str, response) -> None:
         results[name] = {"status": response.status_code, "body": response.text[:400_000],
                          "location": response.headers.get("location"),
-                         "csp": response.headers.get("content-security-policy")}
+                         "csp": response.headers.get("content-security-policy"),
+                         "nosniff": response.headers.get("x-content-type-options"),
+                         "type": response.headers.get("content-type")}
 
     record("anonymous_index", client.get("/vcp-reports/"))
     record("anonymous_latest", client.get("/vcp-reports/latest"))
@@ -49,6 +52,9 @@ def main() -> int:
     record("data_docs", client.get("/vcp-reports/data_docs/index.html", headers=bearer))
     record("post", client.post("/vcp-reports/", headers=bearer))
     record("delete", client.delete("/vcp-reports/reports/victims-code-2026Q1.html", headers=bearer))
+    # More GETs as a signed-in viewer, named by the test: {"name": "/vcp-reports/..."}.
+    for name, path in json.loads(os.environ.get("VCP_PROBE_GETS", "{}")).items():
+        record(name, client.get(path, headers=bearer))
     plugins = client.get("/api/v2/plugins", headers=bearer)
     record("plugins", plugins)
     print(json.dumps(results))

@@ -29,19 +29,46 @@ def plugin_answers(tmp_path_factory: pytest.TempPathFactory, sqlite_warehouse: s
     build_period_report(sqlite_warehouse, "2025-12", out / "report")
     (out / "report" / "notes.txt").write_text("not served")
     (root / "secret.txt").write_text("outside the report folder")
-    (out / "data_docs").mkdir()
-    (out / "data_docs" / "index.html").write_text("<!DOCTYPE html><title>Data Docs</title>")
+    docs = build_hostile_data_docs(out / "data_docs")
+    (docs / "results.json").write_text("{}")  # not a file type of the site: never served
+    (docs / ".hidden.html").write_text("<p>hidden</p>")
+    page = next((docs / "validations").rglob("*.html")).relative_to(docs).as_posix()
+    gets = {"docs_page": f"/vcp-reports/data_docs/{page}",
+            "docs_css": "/vcp-reports/data_docs/static/styles/vcp_offline.css",
+            "docs_image": "/vcp-reports/data_docs/static/images/logo-long.png",
+            "docs_font": "/vcp-reports/data_docs/static/fonts/HKGrotesk/HKGrotesk-Light.otf",
+            "docs_json": "/vcp-reports/data_docs/results.json",
+            "docs_hidden": "/vcp-reports/data_docs/.hidden.html",
+            "docs_nul": "/vcp-reports/data_docs/index%00.html",
+            "report_nul": "/vcp-reports/reports/victims-code-2026Q1%00.html"}
     home = root / "airflow"
     home.mkdir()
     airflow_env.seed_metadata_db(home, settings.cache_dir() / "airflow")
     env = {**os.environ, **airflow_env.airflow_home_env(home), "VCP_OUT_DIR": str(out),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "reader:viewer",
-           "AIRFLOW__API_AUTH__JWT_SECRET": "report-plugin-test-secret"}
+           "AIRFLOW__API_AUTH__JWT_SECRET": "report-plugin-test-secret", "VCP_PROBE_GETS": json.dumps(gets)}
     done = subprocess.run([sys.executable, str(PROBE)], env=env, cwd=airflow_env.PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+HOSTILE = "<script>alert(9)</script>"
+
+
+def build_hostile_data_docs(folder: Path) -> Path:
+    """A real Data Docs site for a batch whose department (the reporting unit) is a script; its folder."""
+    import pandas as pd
+
+    from vcpipeline.validation.docs import build_data_docs
+    from vcpipeline.validation.validate import validate_batch
+
+    crimes = pd.DataFrame({"crime_ref": ["EX1"], "reported_at": ["2026-03-02T09:30:00Z"], "department": [HOSTILE],
+                           "offence_category": ["BURGLARY"], "domestic_abuse": ["false"], "hate_crime": ["false"]},
+                          dtype="string")
+    validation = validate_batch(crimes, "canonical_crimes", row_id="crime_ref", now="2026-06-01T00:00:00Z")
+    return build_data_docs([validation], folder).parent
 
 
 @pytest.mark.parametrize("request_name", ["anonymous_index", "anonymous_latest", "anonymous_report"])
@@ -100,3 +127,29 @@ def test_plugin_registers_its_app_and_a_navigation_view(plugin_answers: dict) ->
     assert ours["fastapi_apps"][0]["url_prefix"] == "/vcp-reports"
     assert ours["external_views"][0]["url_route"] == "vcp-reports"
     assert any(p["name"] == "vcp_scheduling" for p in plugins)  # the other plugin still loads
+
+
+def test_data_docs_show_a_hostile_source_value_as_text_under_a_policy_that_runs_no_script(plugin_answers: dict) -> None:
+    page = plugin_answers["docs_page"]
+    assert page["status"] == 200
+    assert HOSTILE not in page["body"] and "&lt;script&gt;alert(9)&lt;/script&gt;" in page["body"]
+    policy = {part.split()[0]: part.split()[1:] for part in page["csp"].split("; ")}
+    assert policy["default-src"] == ["'none'"] and "script-src" not in policy
+    assert policy["frame-ancestors"] == ["'self'"] and policy["base-uri"] == ["'none'"]
+    assert page["nosniff"] == "nosniff"
+
+
+@pytest.mark.parametrize(("request_name", "media_type"), [
+    ("docs_css", "text/css"), ("docs_image", "image/png"), ("docs_font", "font/otf")])
+def test_data_docs_serve_the_stylesheets_images_and_fonts_the_site_ships(plugin_answers: dict, request_name: str,
+                                                                           media_type: str) -> None:
+    answer = plugin_answers[request_name]
+    assert answer["status"] == 200
+    assert answer["type"].startswith(media_type)
+    assert "default-src 'none'" in answer["csp"] and answer["nosniff"] == "nosniff"
+
+
+@pytest.mark.parametrize("request_name", ["docs_json", "docs_hidden", "docs_nul", "report_nul"])
+def test_other_files_and_impossible_names_in_the_data_docs_or_reports_are_not_found(plugin_answers: dict,
+                                                                                    request_name: str) -> None:
+    assert plugin_answers[request_name]["status"] == 404
