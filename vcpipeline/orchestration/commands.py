@@ -87,11 +87,15 @@ def run(args: argparse.Namespace) -> int:
         path = build_period_report(settings.warehouse_url(), period, out / "report")
         print(f"  report {period}: {path}")
 
-    from vcpipeline.ingest.privacy import leaked_victim_details
+    from vcpipeline.audit.privacy_check import leaked_victim_details
 
-    outputs = [out / "mail", out / "report", out / "sample"]
-    leaked = leaked_victim_details(settings.var_dir() / "sources" / "crime_recording.db", outputs)
+    outputs = [out / "mail", out / "report", out / "sample", out / "data_docs"]
+    leaked = leaked_victim_details(settings.var_dir() / "sources" / "crime_recording.db", outputs,
+                                   warehouse_url=settings.warehouse_url())
     mails = len(list((out / "mail").glob("*.eml")))
-    print(f"privacy check: {mails:,} e-mails, the reports and the worksheets searched for every "
-          f"victim's name, phone number and postcode in the sources: {len(leaked)} found")
+    print(f"privacy check: {mails:,} e-mails and their attachments, the reports, worksheets, Data "
+          "Docs and every text column of the warehouse searched for every victim's name, phone, "
+          f"postcode, address line and date of birth in the sources: {len(leaked)} found")
+    for place in sorted({place for places in leaked.values() for place in places})[:20]:
+        print(f"  found in {place}")  # where, never the detail itself
     return 1 if leaked else 0
