@@ -29,8 +29,7 @@ import pendulum
 from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, dag, task
 from vcp_scheduling import DataIntervalEndDeadline  # plugins/ is on Airflow's sys.path
 
-from vcpipeline.orchestration import assets
-from vcpipeline.orchestration.notify import email_missed_deadline, task_failure_notifier
+from vcpipeline.tasks import assets, email_missed_deadline, task_failure_notifier
 
 LONDON = "Europe/London"
 
@@ -62,7 +61,7 @@ LONDON = "Europe/London"
 def victims_code_nightly() -> None:
     @task
     def configured_sources(load_first: bool) -> list[str]:
-        from vcpipeline import nightly
+        from vcpipeline.tasks import nightly
 
         return nightly.configured_sources(load_first)
 
@@ -72,56 +71,42 @@ def victims_code_nightly() -> None:
         data_interval_start: datetime | None = None,
         data_interval_end: datetime | None = None,
     ) -> dict:
-        from vcpipeline import nightly
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import nightly, runtime
 
         return nightly.extract_validate_load(
-            source, data_interval_start, data_interval_end, warehouse_url()
+            source, data_interval_start, data_interval_end, runtime.warehouse_url()
         )
 
     @task(outlets=[assets.OBLIGATIONS])
     def evaluate_obligations(batches: list[dict], data_interval_end: datetime | None = None) -> dict:
-        from vcpipeline import nightly
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import nightly, runtime
 
-        return nightly.evaluate_obligations(data_interval_end, warehouse_url())
+        return nightly.evaluate_obligations(data_interval_end, runtime.warehouse_url())
 
     @task(outlets=[assets.SUMMARIES])
     def load_summaries(obligations: dict, data_interval_end: datetime | None = None) -> dict:
-        from vcpipeline import nightly
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import nightly, runtime
 
-        return nightly.load_summaries(data_interval_end, warehouse_url())
+        return nightly.load_summaries(data_interval_end, runtime.warehouse_url())
 
     @task(outlets=[assets.ALERT_LOG])
     def send_alerts(summaries: dict, data_interval_end: datetime | None = None) -> dict:
         # A refused e-mail raises, so Airflow retries; the alert log stops a retry re-sending.
-        from vcpipeline import nightly
-        from vcpipeline.alerts.run import send_nightly_alerts
-        from vcpipeline.orchestration import variables
-        from vcpipeline.orchestration.connections import (
-            DATA_ENGINEERING_EMAIL_VAR,
-            SMTP_CONN_ID,
-            warehouse_url,
-        )
+        from vcpipeline.tasks import nightly, runtime
 
-        return send_nightly_alerts(
-            data_interval_end, warehouse_url(),
-            data_engineering_email=variables.variable(DATA_ENGINEERING_EMAIL_VAR, "") or None,
-            expected_sources=nightly.configured_sources(),
-            data_docs_url=variables.data_docs_url(),
-            smtp_conn_id=SMTP_CONN_ID,
+        return nightly.send_alerts(
+            data_interval_end, runtime.warehouse_url(),
+            data_engineering_email=runtime.data_engineering_email(),
+            data_docs_url=runtime.data_docs_url(),
+            smtp_conn_id=runtime.SMTP_CONN_ID,
         )
 
     @task
     def build_reports(summaries: dict, data_interval_end: datetime | None = None) -> list[str]:
         # The 02:00 run on the 1st reports the month just ended, and the quarter at quarter end.
-        from vcpipeline import settings
-        from vcpipeline.orchestration.connections import warehouse_url
-        from vcpipeline.report import build_period_report, periods_due
+        from vcpipeline.tasks import nightly, runtime
 
-        return [str(build_period_report(warehouse_url(), period, settings.out_dir() / "report"))
-                for period in periods_due(data_interval_end)]
+        return nightly.build_reports(data_interval_end, runtime.warehouse_url())
 
     # The crime recording system first: the other sources' events are validated against its crimes.
     crime_records = extract_validate_load.override(task_id="load_crime_records").expand(

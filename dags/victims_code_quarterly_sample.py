@@ -39,8 +39,7 @@ import pendulum
 from airflow.sdk import Param, PokeReturnValue, dag, task
 from vcp_scheduling import FirstWorkingDayOfQuarterTimetable  # plugins/ is on Airflow's sys.path
 
-from vcpipeline.orchestration import assets
-from vcpipeline.orchestration.notify import task_failure_notifier
+from vcpipeline.tasks import assets, task_failure_notifier
 
 LONDON = "Europe/London"
 
@@ -76,61 +75,40 @@ def victims_code_quarterly_sample() -> None:
     def quarter_end_night_succeeded(
         data_interval_end: datetime | None = None, inlet_events=None
     ) -> PokeReturnValue:
-        from vcpipeline.orchestration import quarterly
+        from vcpipeline.tasks import quarterly_sample
 
-        events = inlet_events[assets.SUMMARIES].ascending(False).limit(quarterly.EVENTS_TO_SCAN)
-        runs = (
-            quarterly.NightlyRun(run.run_id, run.data_interval_start, run.data_interval_end, run.state)
-            for event in events
-            if event.source_dag_id == quarterly.NIGHTLY_DAG_ID
-            and (run := event.source_dag_run) is not None
-        )
-        night = quarterly.succeeded_night_covering(runs, data_interval_end)
+        events = inlet_events[assets.SUMMARIES].ascending(False).limit(quarterly_sample.EVENTS_TO_SCAN)
+        night = quarterly_sample.quarter_end_night(events, data_interval_end)
         return PokeReturnValue(is_done=night is not None, xcom_value=night and night.run_id)
 
     @task(outlets=[assets.SAMPLES])
     def draw_sample(
         night_run_id: str, data_interval_start: datetime | None = None, params=None
     ) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
+        from vcpipeline.tasks import quarterly_sample, runtime
 
-        from vcpipeline.orchestration import quarterly
-        from vcpipeline.orchestration.connections import warehouse_url
-        from vcpipeline.sampling.allocation import SamplingError
-
-        try:
-            sample = quarterly.draw_quarter_sample(
-                warehouse_url(), quarterly.sampled_quarter(data_interval_start),
-                size=params["sample_size"], minimum=params["min_per_stratum"],
-                force=params["force_redraw"],
-            )
-        except SamplingError as exc:  # an impossible or changed draw: retrying cannot help
-            raise AirflowFailException(str(exc)) from exc
+        sample = quarterly_sample.draw_sample(
+            runtime.warehouse_url(), data_interval_start, size=params["sample_size"],
+            minimum=params["min_per_stratum"], force=params["force_redraw"],
+        )
         return {**sample, "after_night": night_run_id}  # lineage: the night the gate accepted
 
     @task(outlets=[assets.SAMPLE_FINDINGS])
     def write_worksheets(sample: dict) -> dict:
-        from vcpipeline.orchestration import quarterly, variables
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import quarterly_sample, runtime
 
-        return quarterly.write_quarter_worksheets(
-            warehouse_url(), sample["sample_id"], variables.sample_folder()
+        return quarterly_sample.write_quarter_worksheets(
+            runtime.warehouse_url(), sample["sample_id"], runtime.sample_folder()
         )
 
     @task
     def email_reviewers(sample: dict, worksheets: dict) -> dict:
-        from pathlib import Path
+        from vcpipeline.tasks import quarterly_sample, runtime
 
-        from vcpipeline.alerts.deliver import smtp_hook_sender
-        from vcpipeline.orchestration import quarterly, variables
-        from vcpipeline.orchestration.connections import SMTP_CONN_ID, warehouse_url
-
-        folder = Path(worksheets["folder"])
-        message = quarterly.reviewers_email(
-            sample, [folder / name for name in worksheets["worksheets"]],
-            recipients=variables.reviewers_email(), returns_folder=variables.returns_folder(),
+        return quarterly_sample.email_reviewers(
+            runtime.warehouse_url(), sample, worksheets, recipients=runtime.reviewers_email(),
+            returns_folder=runtime.returns_folder(), send=runtime.smtp_sender(),
         )
-        return quarterly.send_once(warehouse_url(), message, smtp_hook_sender(SMTP_CONN_ID))
 
     sample = draw_sample(quarter_end_night_succeeded())
     email_reviewers(sample, write_worksheets(sample))

@@ -33,8 +33,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
 
-from vcpipeline.orchestration import assets
-from vcpipeline.orchestration.notify import task_failure_notifier
+from vcpipeline.tasks import assets, task_failure_notifier
 
 LONDON = "Europe/London"
 ONE_AT_A_TIME = {"max_active_tis_per_dag": 1}
@@ -67,38 +66,32 @@ def victims_code_review_ingest() -> None:
         soft_fail=True,  # no returns today: skipped, not failed
     )
     def returns_arrived(params=None) -> PokeReturnValue:
-        from vcpipeline.orchestration import quarterly, variables
+        from vcpipeline.tasks import review_ingest, runtime
 
-        folder = variables.returns_folder()
-        if params["reingest"]:
-            files = [path.name for path in quarterly.returned_worksheets(folder)]
-            return PokeReturnValue(is_done=True, xcom_value=files)
-        files = quarterly.new_returns(folder)
-        return PokeReturnValue(is_done=bool(files), xcom_value=files)
+        files = review_ingest.arrived_returns(runtime.returns_folder(), everything=params["reingest"])
+        return PokeReturnValue(is_done=params["reingest"] or bool(files), xcom_value=files)
 
     @task(outlets=[assets.SAMPLE_REVIEWS], **ONE_AT_A_TIME)
     def ingest_returns(arrived: list[str], params=None) -> dict:
-        from vcpipeline.orchestration import quarterly, variables
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import review_ingest, runtime
 
-        return quarterly.ingest_review_returns(
-            warehouse_url(), variables.returns_folder(), everything=params["reingest"]
+        return review_ingest.ingest_review_returns(
+            runtime.warehouse_url(), runtime.returns_folder(), everything=params["reingest"]
         )
 
     @task(outlets=[assets.SURVEY_RESULTS], **ONE_AT_A_TIME)
     def publish_results(ingest: dict) -> dict:
-        from vcpipeline.orchestration import quarterly, variables
-        from vcpipeline.orchestration.connections import warehouse_url
+        from vcpipeline.tasks import review_ingest, runtime
 
-        return quarterly.publish_quarter_results(
-            warehouse_url(), ingest["samples"], variables.sample_folder()
+        return review_ingest.publish_quarter_results(
+            runtime.warehouse_url(), ingest["samples"], runtime.sample_folder()
         )
 
     @task(**ONE_AT_A_TIME)
     def remember_ingested(ingest: dict, published: dict) -> int:
-        from vcpipeline.orchestration import quarterly, variables
+        from vcpipeline.tasks import review_ingest, runtime
 
-        return len(quarterly.remember_ingested(variables.returns_folder(), ingest["ingested"]))
+        return len(review_ingest.remember_ingested(runtime.returns_folder(), ingest["ingested"]))
 
     ingest = ingest_returns(returns_arrived())
     remember_ingested(ingest, publish_results(ingest))

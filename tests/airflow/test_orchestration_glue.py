@@ -6,8 +6,8 @@ import smtplib
 
 import pytest
 
-from vcpipeline import nightly
 from vcpipeline.orchestration.mailsink import MailSink, message_text
+from vcpipeline.tasks import nightly
 
 
 @pytest.mark.parametrize(

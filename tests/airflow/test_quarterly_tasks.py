@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vcpipeline.orchestration import quarterly
-from vcpipeline.orchestration.quarterly import NightlyRun
+from vcpipeline.tasks import quarterly_sample, review_ingest
+from vcpipeline.tasks.quarterly_sample import NightlyRun
 
 from .conftest import load_quarter_crimes
 
@@ -36,13 +36,13 @@ def test_the_night_over_the_last_day_covers_the_quarter_end_and_its_neighbours_d
 
 @pytest.mark.parametrize("state", ["failed", "running", "queued"])
 def test_only_a_successful_covering_night_opens_the_gate(state):
-    assert quarterly.succeeded_night_covering([night(30, state), night(29)], Q3_END) is None
-    assert quarterly.succeeded_night_covering([night(30, state), night(30)], Q3_END) == night(30)
+    assert quarterly_sample.succeeded_night_covering([night(30, state), night(29)], Q3_END) is None
+    assert quarterly_sample.succeeded_night_covering([night(30, state), night(30)], Q3_END) == night(30)
 
 
 def test_sampled_quarter_is_the_local_quarter_of_the_interval_start():
-    assert quarterly.sampled_quarter(datetime(2026, 6, 30, 23, tzinfo=UTC)) == "2026Q3"  # 1 July BST
-    assert quarterly.sampled_quarter(datetime(2026, 1, 1, tzinfo=UTC)) == "2026Q1"
+    assert quarterly_sample.sampled_quarter(datetime(2026, 6, 30, 23, tzinfo=UTC)) == "2026Q3"  # 1 July BST
+    assert quarterly_sample.sampled_quarter(datetime(2026, 1, 1, tzinfo=UTC)) == "2026Q1"
 
 
 def _touch(path: Path, content: bytes, mtime: int) -> Path:
@@ -57,26 +57,26 @@ def test_new_returns_are_the_files_not_ingested_yet_or_changed_since(tmp_path):
     _touch(tmp_path / "~$2026Q3-IIT.xlsx", b"lock", 3_000)  # Excel's lock file while it is open
     (tmp_path / "2026Q3-review-errors.csv").write_text("file,row\n")
 
-    assert [p.name for p in quarterly.returned_worksheets(tmp_path)] == ["2026Q3-IIT.xlsx", "2026Q3-PPU.xlsx"]
-    assert quarterly.new_returns(tmp_path) == ["2026Q3-IIT.xlsx", "2026Q3-PPU.xlsx"]
-    quarterly.remember_ingested(tmp_path, quarterly.fingerprints(quarterly.returned_worksheets(tmp_path)))
-    assert quarterly.new_returns(tmp_path) == []
+    assert [p.name for p in review_ingest.returned_worksheets(tmp_path)] == ["2026Q3-IIT.xlsx", "2026Q3-PPU.xlsx"]
+    assert review_ingest.new_returns(tmp_path) == ["2026Q3-IIT.xlsx", "2026Q3-PPU.xlsx"]
+    review_ingest.remember_ingested(tmp_path, review_ingest.fingerprints(review_ingest.returned_worksheets(tmp_path)))
+    assert review_ingest.new_returns(tmp_path) == []
     _touch(a, b"a, answered", 4_000)
-    assert quarterly.new_returns(tmp_path) == ["2026Q3-IIT.xlsx"]
+    assert review_ingest.new_returns(tmp_path) == ["2026Q3-IIT.xlsx"]
     # Oldest first, so a file saved later wins when two answer the same crime.
-    assert [p.name for p in quarterly.returned_worksheets(tmp_path)] == ["2026Q3-PPU.xlsx", "2026Q3-IIT.xlsx"]
-    assert quarterly.returned_worksheets(tmp_path / "missing") == []
+    assert [p.name for p in review_ingest.returned_worksheets(tmp_path)] == ["2026Q3-PPU.xlsx", "2026Q3-IIT.xlsx"]
+    assert review_ingest.returned_worksheets(tmp_path / "missing") == []
 
 
 def test_a_returned_file_of_no_stored_sample_goes_to_the_latest_sample(tmp_path):
     files = [_touch(tmp_path / name, b"not a workbook", 1_000)
              for name in ("2026Q2-IIT.xlsx", "2026Q3-PPU (done).xlsx", "reviewed.xlsx", "2024Q1-VVA.xlsx")]
-    groups = quarterly.returns_by_sample(files, ["2026Q2", "2026Q3"])
+    groups = review_ingest.returns_by_sample(files, ["2026Q2", "2026Q3"])
     assert {k: [p.name for p in v] for k, v in groups.items()} == {
         "2026Q2": ["2026Q2-IIT.xlsx"],
         "2026Q3": ["2026Q3-PPU (done).xlsx", "reviewed.xlsx", "2024Q1-VVA.xlsx"],
     }
-    assert quarterly.returns_by_sample(files, []) == {}
+    assert review_ingest.returns_by_sample(files, []) == {}
 
 
 def test_reviewers_email_attaches_every_worksheet_and_says_where_to_return_them(tmp_path):
@@ -85,13 +85,13 @@ def test_reviewers_email_attaches_every_worksheet_and_says_where_to_return_them(
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     upgrade(url)
     load_quarter_crimes(url, "2026-07-01", {"IIT": 2, "VVA": 3})
-    sample = quarterly.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
+    sample = quarterly_sample.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
     assert (sample["status"], sample["sampled"], sample["strata"]) == ("created", 5, {"IIT": 2, "VVA": 3})
-    sheets = quarterly.write_quarter_worksheets(url, "2026Q3", tmp_path / "sample")
+    sheets = quarterly_sample.write_quarter_worksheets(url, "2026Q3", tmp_path / "sample")
     paths = [tmp_path / "sample" / name for name in sheets["worksheets"]]
 
-    message = quarterly.reviewers_email(sample, paths, recipients="a@force.example, b@force.example",
-                                        returns_folder=tmp_path / "returns")
+    message = quarterly_sample.reviewers_email(sample, paths, recipients="a@force.example, b@force.example",
+                                               returns_folder=tmp_path / "returns")
 
     assert message["To"] == "a@force.example, b@force.example"
     assert message["X-VCP-Message-Key"] == f"sample/2026Q3/{sample['population_hash'][:16]}"
@@ -109,14 +109,14 @@ def test_a_redraw_removes_worksheets_of_departments_no_longer_sampled(tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     upgrade(url)
     load_quarter_crimes(url, "2026-07-01", {"IIT": 2})
-    quarterly.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
+    quarterly_sample.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
     stale = tmp_path / "sample" / "2026Q3-PPU.xlsx"
     stale.parent.mkdir()
     stale.write_bytes(b"from an earlier draw")
     other = tmp_path / "sample" / "2026Q2-PPU.xlsx"
     other.write_bytes(b"another quarter")
 
-    sheets = quarterly.write_quarter_worksheets(url, "2026Q3", tmp_path / "sample")
+    sheets = quarterly_sample.write_quarter_worksheets(url, "2026Q3", tmp_path / "sample")
 
     assert (sheets["worksheets"], sheets["removed"]) == (["2026Q3-IIT.xlsx"], ["2026Q3-PPU.xlsx"])
     assert not stale.exists() and other.exists()

@@ -33,15 +33,15 @@ def review_dag():
 def returned(tmp_path: Path, sampling_variables: dict[str, Path]) -> str:
     """2026Q3 drawn, its worksheets written and filled in by simulated reviewers, plus one file
     that is no workbook at all; the warehouse URL."""
-    from vcpipeline.orchestration import quarterly
     from vcpipeline.sampling.simulate import simulate_returns
+    from vcpipeline.tasks import quarterly_sample
     from vcpipeline.warehouse.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     upgrade(url)
     load_quarter_crimes(url, "2026-07-01", {"IIT": 4, "PPU": 3})
-    quarterly.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
-    sheets = quarterly.write_quarter_worksheets(url, "2026Q3", sampling_variables["sample"])
+    quarterly_sample.draw_quarter_sample(url, "2026Q3", size=240, minimum=10)
+    sheets = quarterly_sample.write_quarter_worksheets(url, "2026Q3", sampling_variables["sample"])
     simulate_returns([sampling_variables["sample"] / name for name in sheets["worksheets"]],
                      sampling_variables["returns"])
     (sampling_variables["returns"] / "2026Q3-VVA.xlsx").write_text("not a workbook")

@@ -186,7 +186,7 @@ def test_each_evaluation_is_logged_once_per_as_of(sqlite_engine):
 
 
 def test_nightly_task_returns_a_json_summary(migrated_warehouse):
-    from vcpipeline.nightly import evaluate_obligations
+    from vcpipeline.tasks.nightly import evaluate_obligations
     from vcpipeline.warehouse.db import make_engine
 
     engine = make_engine(migrated_warehouse)

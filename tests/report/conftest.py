@@ -144,7 +144,7 @@ def _folder(path: Path) -> Path:
 
 def evaluate_and_summarise(url: str, as_of: pd.Timestamp) -> None:
     """The nightly run's rule and summary steps over the loaded warehouse."""
-    from vcpipeline import nightly
+    from vcpipeline.tasks import nightly
 
     nightly.evaluate_obligations(as_of.to_pydatetime(), url)
     nightly.load_summaries(as_of.to_pydatetime(), url)

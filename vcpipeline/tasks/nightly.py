@@ -1,8 +1,8 @@
-"""The nightly run's steps, one function per Airflow task, callable from the CLI and tests too.
+"""The nightly DAG's tasks (`victims_code_nightly`), one function per task.
 
 Each step is keyed on the run's data interval (or its end, the "as of" instant), so a rerun or
-backfill of the same night does the same work. The Airflow DAG (`dags/victims_code_nightly.py`)
-only wires these together; it imports this module inside its tasks.
+backfill of the same night does the same work. Each converts the instants it is given once
+(`runtime.utc_instant`) and passes aware UTC `datetime`s down. The DAG only wires these together.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from vcpipeline.tasks.runtime import utc_instant
 
 
 def configured_sources(load_first: bool | None = None, sources_file: Path | None = None) -> list[str]:
@@ -22,12 +24,6 @@ def configured_sources(load_first: bool | None = None, sources_file: Path | None
 
     return [config.name for config in load_source_config(sources_file)
             if load_first is None or config.load_first == load_first]
-
-
-def _instant(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the nightly run works on instants")
-    return value.isoformat()
 
 
 def _migrated_warehouse(warehouse_url: str) -> dict[str, Any]:
@@ -44,7 +40,7 @@ def _migrated_warehouse(warehouse_url: str) -> dict[str, Any]:
 
 
 def extract_validate_load(
-    source: str, interval_start: datetime, interval_end: datetime, warehouse_url: str
+    source: str, interval_start: datetime | None, interval_end: datetime | None, warehouse_url: str
 ) -> dict[str, Any]:
     """Load one source's changes in [interval_start, interval_end) as one batch; its summary (JSON-able).
 
@@ -54,9 +50,9 @@ def extract_validate_load(
     """
     if source not in configured_sources():
         raise ValueError(f"unknown source {source!r}: not in sources.toml")
-    if interval_end < interval_start:
+    start, end = utc_instant(interval_start), utc_instant(interval_end)
+    if end < start:
         raise ValueError("interval_end is before interval_start")
-    start, end = _instant(interval_start), _instant(interval_end)
     schema = _migrated_warehouse(warehouse_url)
 
     from vcpipeline import settings
@@ -68,40 +64,70 @@ def extract_validate_load(
     config = next(c for c in configs if c.name == source)
     engine = make_engine(warehouse_url)
     try:
-        result = run_source_batch(config, interval_start, interval_end, engine, configs=configs,
+        result = run_source_batch(config, start, end, engine, configs=configs,
                                   data_docs=settings.out_dir() / "data_docs")
     finally:
         engine.dispose()
     if result.status != "succeeded":
         raise BatchFailed(f"{source} batch {result.batch_id}: {result.message}")
-    return {**result.summary(), "interval_start": start, "interval_end": end, **schema}
+    return {**result.summary(), "interval_start": start.isoformat(),
+            "interval_end": end.isoformat(), **schema}
 
 
-def evaluate_obligations(as_of: datetime, warehouse_url: str) -> dict[str, Any]:
+def evaluate_obligations(as_of: datetime | None, warehouse_url: str) -> dict[str, Any]:
     """Bring the stored obligations up to date as of the instant (incrementally: only crimes
     with new or changed rows, plus PENDING ones now due); what was done (JSON-able)."""
     from vcpipeline.rules.store import refresh_obligations
     from vcpipeline.warehouse.db import make_engine
 
-    _instant(as_of)
+    instant = utc_instant(as_of)
     checked = _migrated_warehouse(warehouse_url)
     engine = make_engine(warehouse_url)
     try:
-        return {**refresh_obligations(engine, as_of), **checked}
+        return {**refresh_obligations(engine, instant), **checked}
     finally:
         engine.dispose()
 
 
-def load_summaries(as_of: datetime, warehouse_url: str) -> dict[str, Any]:
+def load_summaries(as_of: datetime | None, warehouse_url: str) -> dict[str, Any]:
     """Rebuild the compliance summaries (day/month/quarter x department x rule x service level,
     and per victim) from the stored obligations; what was done (JSON-able)."""
     from vcpipeline.rules.summaries import load_summaries as rebuild
     from vcpipeline.warehouse.db import make_engine
 
-    _instant(as_of)
+    instant = utc_instant(as_of)
     checked = _migrated_warehouse(warehouse_url)
     engine = make_engine(warehouse_url)
     try:
-        return {**rebuild(engine, as_of), **checked}
+        return {**rebuild(engine, instant), **checked}
     finally:
         engine.dispose()
+
+
+def send_alerts(as_of: datetime | None, warehouse_url: str, *, data_engineering_email: str | None,
+                data_docs_url: str, smtp_conn_id: str) -> dict[str, Any]:
+    """E-mail each team lead their new breaches and obligations due soon, and data engineering the
+    night's digest (each e-mail once: the alert log stops a retry or rerun sending it again).
+
+    A refused e-mail raises `DeliveryError`, so Airflow retries; the retry sends only what is missing.
+    """
+    from vcpipeline.alerts.run import send_nightly_alerts
+
+    return send_nightly_alerts(
+        utc_instant(as_of), warehouse_url,
+        data_engineering_email=data_engineering_email,
+        expected_sources=configured_sources(),
+        data_docs_url=data_docs_url,
+        smtp_conn_id=smtp_conn_id,
+    )
+
+
+def build_reports(as_of: datetime | None, warehouse_url: str, report_dir: Path | None = None) -> list[str]:
+    """The reports due on the night: the 02:00 run on the 1st reports the month just ended, and the
+    quarter at quarter end (into `out/report/` unless told otherwise); their paths."""
+    from vcpipeline import settings
+    from vcpipeline.report import build_period_report, periods_due
+
+    folder = report_dir if report_dir is not None else settings.out_dir() / "report"
+    return [str(build_period_report(warehouse_url, period, folder))
+            for period in periods_due(utc_instant(as_of))]

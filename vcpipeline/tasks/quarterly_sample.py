@@ -1,22 +1,14 @@
-"""Task bodies of the two quarterly DAGs, free of Airflow, so the DAGs, the demo and tests share them.
+"""The quarterly dip-sample DAG's tasks (`victims_code_quarterly_sample`), free of Airflow's scheduler.
 
-`victims_code_quarterly_sample`: the gate (has the night covering the quarter's end succeeded?),
-draw the sample, write the reviewers' worksheets, e-mail the reviewers once.
-`victims_code_review_ingest`: which returned worksheets are new, ingest them with their per-row
-error report, publish the survey results, remember what was ingested.
-
-Every function returns something JSON-able (it becomes an XCom) made of counts, file names,
-sample ids and hashes only: never a victim's details. Heavy imports sit inside the functions,
-because the DAG processor imports this module's DAG files often.
+The gate (has the night covering the quarter's end succeeded?), draw the sample, write the
+reviewers' worksheets, e-mail the reviewers once. Every function returns something JSON-able (it
+becomes an XCom) made of counts, file names, sample ids and hashes only: never a victim's
+details. Heavy imports sit inside the functions, because a task body imports this module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -25,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vcpipeline.orchestration import timetables
+from vcpipeline.tasks.review_ingest import ERRORS_SUFFIX
+from vcpipeline.tasks.runtime import utc_instant
 
 LONDON = ZoneInfo("Europe/London")
 NIGHTLY_DAG_ID = "victims_code_nightly"
@@ -33,11 +27,7 @@ SUCCESS = "success"
 # reruns included): enough for a sample drawn weeks late, bounded for a sample of an old quarter.
 EVENTS_TO_SCAN = 120
 
-ERRORS_SUFFIX = "-review-errors.csv"
-RESULTS_SUFFIX = "-survey-results.md"
-MANIFEST_NAME = ".vcp-ingested.json"
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-_QUARTER_IN_NAME = re.compile(r"(\d{4})[Qq]([1-4])")
 
 
 # --- the gate: the night covering the quarter's end -------------------------------------------
@@ -75,9 +65,27 @@ def succeeded_night_covering(runs: Iterable[NightlyRun], quarter_end: datetime) 
     return None
 
 
-def sampled_quarter(data_interval_start: datetime) -> str:
+def nightly_runs(events: Iterable[Any]) -> Iterator[NightlyRun]:
+    """The nightly runs behind Asset events (Airflow's `AssetEventResult`s), in the events' order.
+
+    Lazy: each event's run is fetched from Airflow only when the gate gets to it.
+    """
+    return (
+        NightlyRun(run.run_id, run.data_interval_start, run.data_interval_end, run.state)
+        for event in events
+        if event.source_dag_id == NIGHTLY_DAG_ID and (run := event.source_dag_run) is not None
+    )
+
+
+def quarter_end_night(events: Iterable[Any], quarter_end: datetime | None) -> NightlyRun | None:
+    """The gate: the succeeded nightly run, among the summaries' latest Asset events, that covers
+    the quarter's end (the quarterly run's data interval end); None while there is none."""
+    return succeeded_night_covering(nightly_runs(events), utc_instant(quarter_end))
+
+
+def sampled_quarter(data_interval_start: datetime | None) -> str:
     """`2026Q3` for a quarterly run whose data interval starts on 1 July 2026 (local)."""
-    return timetables.quarter_name(data_interval_start.astimezone(LONDON).date())
+    return timetables.quarter_name(utc_instant(data_interval_start).astimezone(LONDON).date())
 
 
 # --- the sample ------------------------------------------------------------------------------
@@ -111,6 +119,21 @@ def draw_quarter_sample(warehouse_url: str, quarter: str, *, size: int, minimum:
         "population_hash": sample.population_hash,
         "strata": {str(name): int(count) for name, count in strata.items()},
     }
+
+
+def draw_sample(warehouse_url: str, data_interval_start: datetime | None, *, size: int,
+                minimum: int, force: bool) -> dict[str, Any]:
+    """The draw task: the run's quarter drawn and stored. An impossible or changed draw fails the
+    task at once (`AirflowFailException`): retrying cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from vcpipeline.sampling.allocation import SamplingError
+
+    try:
+        return draw_quarter_sample(warehouse_url, sampled_quarter(data_interval_start),
+                                   size=size, minimum=minimum, force=force)
+    except SamplingError as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def write_quarter_worksheets(warehouse_url: str, sample_id: str, folder: Path) -> dict[str, Any]:
@@ -218,146 +241,11 @@ def send_once(warehouse_url: str, message: EmailMessage,
         engine.dispose()
 
 
-# --- the returns -----------------------------------------------------------------------------
-
-def returned_worksheets(folder: Path) -> list[Path]:
-    """The `.xlsx` files in the returns folder, oldest first (so a re-submitted file wins).
-
-    Office's lock files (`~$…`) and hidden files are not worksheets.
-    """
-    if not folder.is_dir():
-        return []
-    paths = [p for p in folder.glob("*.xlsx")
-             if p.is_file() and not p.name.startswith(("~$", "."))]
-    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
-
-
-def fingerprints(paths: Iterable[Path]) -> dict[str, str]:
-    """File name → sha256 of its bytes."""
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
-
-
-def read_manifest(folder: Path) -> dict[str, str]:
-    """What was ingested before: file name → sha256 (empty before the first ingest)."""
-    path = folder / MANIFEST_NAME
-    if not path.exists():
-        return {}
-    return {str(k): str(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
-
-
-def remember_ingested(folder: Path, ingested: dict[str, str]) -> dict[str, str]:
-    """Add the ingested files' fingerprints to the manifest (atomically); the new manifest."""
-    manifest = {**read_manifest(folder), **ingested}
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = folder / f"{MANIFEST_NAME}.tmp"
-    staging.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(staging, folder / MANIFEST_NAME)
-    return manifest
-
-
-def new_returns(folder: Path) -> list[str]:
-    """Names of the returned worksheets that are new or changed since they were last ingested."""
-    done = read_manifest(folder)
-    return [name for name, digest in fingerprints(returned_worksheets(folder)).items()
-            if done.get(name) != digest]
-
-
-def worksheet_sample_id(path: Path) -> str | None:
-    """The sample a returned worksheet belongs to: its hidden sheet says, else its file name."""
-    from vcpipeline.sampling.worksheets import read_worksheet
-
-    try:
-        sample_id = read_worksheet(path).meta.get("sample_id", "")
-    except ValueError:
-        sample_id = ""
-    if _QUARTER_IN_NAME.fullmatch(sample_id):
-        return sample_id.upper()
-    match = _QUARTER_IN_NAME.match(path.name)
-    return f"{match.group(1)}Q{match.group(2)}" if match else None
-
-
-def returns_by_sample(paths: Sequence[Path], stored: Sequence[str]) -> dict[str, list[Path]]:
-    """Group returned files by sample; a file of no stored sample goes to the latest sample,
-    whose ingest then refuses it with the reason (so it shows in that error report)."""
-    latest = max(stored) if stored else None  # `2026Q3` names sort by time
-    groups: dict[str, list[Path]] = {}
-    for path in paths:
-        sample_id = worksheet_sample_id(path)
-        if sample_id not in stored:
-            sample_id = latest
-        if sample_id is not None:
-            groups.setdefault(sample_id, []).append(path)
-    return groups
-
-
-def stored_sample_ids(warehouse_url: str) -> list[str]:
-    import sqlalchemy as sa
-
-    from vcpipeline.warehouse.db import make_engine
-    from vcpipeline.warehouse.schema import samples
-
-    engine = make_engine(warehouse_url)
-    try:
-        with engine.connect() as conn:
-            return sorted(conn.scalars(sa.select(samples.c.sample_id)))
-    finally:
-        engine.dispose()
-
-
-def ingest_review_returns(warehouse_url: str, folder: Path, *, everything: bool = False,
-                          ingested_at: datetime | None = None) -> dict[str, Any]:
-    """Ingest the returned worksheets of every sample with a new or changed file (all samples
-    with files when `everything`), each sample's files together, and write each sample's error
-    report (`<sample>-review-errors.csv`) into the returns folder.
-
-    A sample's files are always ingested together and oldest first, so its error report is
-    complete and a rerun gives the same answers and the same report (idempotent).
-    Returns per-sample counts and the fingerprints of the files read, for `remember_ingested`.
-    """
-    from vcpipeline.sampling.reviews import ingest_returns
-    from vcpipeline.warehouse.db import make_engine
-
-    paths = returned_worksheets(folder)
-    prints = fingerprints(paths)
-    done = read_manifest(folder)
-    changed = {name for name, digest in prints.items() if done.get(name) != digest}
-    groups = returns_by_sample(paths, stored_sample_ids(warehouse_url))
-    if not everything:
-        groups = {sid: files for sid, files in groups.items() if changed & {p.name for p in files}}
-    engine = make_engine(warehouse_url)
-    summary: dict[str, Any] = {}
-    try:
-        for sample_id, files in sorted(groups.items()):
-            report = ingest_returns(engine, sample_id, files, ingested_at)
-            errors_file = folder / f"{sample_id}{ERRORS_SUFFIX}"
-            report.write_errors(errors_file)
-            summary[sample_id] = {
-                "files": report.files, "files_refused": report.files_rejected,
-                "rows_loaded": report.rows_loaded, "answers_loaded": report.answers_loaded,
-                "problems": len(report.errors), "error_report": str(errors_file.resolve()),
-            }
-    finally:
-        engine.dispose()
-    ingested = {p.name: prints[p.name] for files in groups.values() for p in files}
-    return {"samples": summary, "ingested": ingested}
-
-
-def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folder: Path) -> dict[str, Any]:
-    """Publish each sample's survey results in the warehouse and write the board table beside the
-    worksheets (`<quarter>-survey-results.md`)."""
-    from vcpipeline.sampling.results import board_table, publish_survey_results, render_markdown
-    from vcpipeline.warehouse.db import make_engine
-
-    engine = make_engine(warehouse_url)
-    published: dict[str, Any] = {}
-    try:
-        for quarter in sorted(sample_ids):
-            results = publish_survey_results(engine, quarter)
-            path = folder / f"{quarter}{RESULTS_SUFFIX}"
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_markdown(
-                board_table(results), f"Latest Victims Code Survey Results, {quarter}"), encoding="utf-8")
-            published[quarter] = {"rows": len(results), "table": str(path.resolve())}
-    finally:
-        engine.dispose()
-    return published
+def email_reviewers(warehouse_url: str, sample: dict[str, Any], worksheets: dict[str, Any], *,
+                    recipients: str, returns_folder: Path,
+                    send: Callable[[EmailMessage], None]) -> dict[str, Any]:
+    """The e-mail task: the reviewers' e-mail with the written worksheets, sent once per draw."""
+    folder = Path(worksheets["folder"])
+    message = reviewers_email(sample, [folder / name for name in worksheets["worksheets"]],
+                              recipients=recipients, returns_folder=returns_folder)
+    return send_once(warehouse_url, message, send)

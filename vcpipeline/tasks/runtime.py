@@ -1,0 +1,59 @@
+"""What a running task reads from Airflow: its data interval's instants, connections, Variables.
+
+Airflow hands a task its data interval as pendulum instants (None outside a scheduled run).
+`utc_instant` turns each, once, into what the pipeline below takes: an aware `datetime` in UTC.
+The rest only ask Airflow, so call them inside a running task (the names and defaults live in
+`vcpipeline.orchestration.connections` and `.variables`, which tests and the demo use too).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from vcpipeline.orchestration.connections import (
+    DATA_ENGINEERING_EMAIL_VAR,
+    SMTP_CONN_ID,
+    warehouse_url,
+)
+from vcpipeline.orchestration.variables import (
+    data_docs_url,
+    returns_folder,
+    reviewers_email,
+    sample_folder,
+    variable,
+)
+
+if TYPE_CHECKING:
+    from vcpipeline.alerts.deliver import Send
+
+__all__ = [
+    "SMTP_CONN_ID", "data_docs_url", "data_engineering_email", "returns_folder", "reviewers_email",
+    "sample_folder", "smtp_sender", "utc_instant", "warehouse_url",
+]
+
+
+def utc_instant(value: datetime | None) -> datetime:
+    """The instant as a plain aware `datetime` in UTC; a naive or missing one is refused.
+
+    A naive value names no instant (which 02:00?), so guessing its zone would shift the night.
+    """
+    if value is None:
+        raise ValueError("no instant: the task has no data interval (run it from a DAG run)")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the tasks work on instants")
+    utc = value.astimezone(UTC)  # still a pendulum DateTime when Airflow passed one
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+                    utc.microsecond, tzinfo=UTC)
+
+
+def data_engineering_email() -> str | None:
+    """The data-engineering address (the nightly digest's), or None when the Variable is unset."""
+    return variable(DATA_ENGINEERING_EMAIL_VAR, "") or None
+
+
+def smtp_sender() -> Send:
+    """Send e-mail through the smtp provider's hook on connection `vcp_smtp`."""
+    from vcpipeline.alerts.deliver import smtp_hook_sender
+
+    return smtp_hook_sender(SMTP_CONN_ID)
