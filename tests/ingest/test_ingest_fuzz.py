@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vcpipeline.ingest.run import run_source_batch
@@ -92,8 +92,25 @@ def fuzz_env(migrated_warehouse, tmp_path):
     engine.dispose()
 
 
+GOOD_CONTACT = {
+    "contact_id": "1", "crime_number": CRIMES[0], "crs_victim_no": "1", "contact_type": "ACK",
+    "vps_response": "", "channel": "LTR", "staff_no": "12345", "contacted_at": "2026-07-02T10:00:00Z",
+    "created_at": "2026-07-02T12:00:00Z", "modified_at": "2026-07-02T12:00:00Z",
+}
+# Found by this test on a fresh clone (issue 11): pandas' `to_csv` leaves a bare CR unquoted, the
+# reader splits the row there, and the rest of it, shifted left by one, put the client's name
+# under `Police Victim No` and into quarantine's raw row.
+BARE_CR_REFERRAL = {
+    "Referral Ref": "VS00000001", "Police Crime No": CRIMES[0] + "\r", "Police Victim No": "1",
+    "Client Name": "Jane Fuzz-Person", "Activity": "Needs assessment", "In Need": "Yes",
+    "Activity Date": "02/07/2026 10:00", "Last Updated": "02/07/2026 10:00",
+}
+
+
 @settings(max_examples=int(os.environ.get("VCP_FUZZ_EXAMPLES", "6")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@example(contacts=[GOOD_CONTACT], referrals=[BARE_CR_REFERRAL])
+@example(contacts=[GOOD_CONTACT], referrals=[BARE_CR_REFERRAL, {**BARE_CR_REFERRAL, "Referral Ref": "VS00000002"}])
 @given(contacts=with_duplicates(contact), referrals=with_duplicates(referral))
 def test_fuzzed_rows_are_each_loaded_or_quarantined_with_a_reason(fuzz_env, contacts, referrals):
     engine, configs, root = fuzz_env

@@ -3,6 +3,12 @@
 The adapters map one native row to one canonical row; calling them table by table lets every
 canonical row carry its native table and position (`ORIGIN_COLUMNS`), so a quarantined row can
 be stored with its raw native row (minus personal data) and replayed after a fix.
+
+Each canonical row also carries its door reasons (`DOOR_REASONS`): what is wrong with its native
+row before any suite looks at it — a row the reader could not take apart (`ragged_row`,
+`binary_value(column)`), an identifier that does not fit the shape `sources.toml` declares for
+it (`identifier_format(column)`: a crime number `=HYPERLINK(...)` stops here), a SQL watermark
+that cannot be read (`watermark_unreadable(column)`). Such a row is quarantined for that reason.
 """
 
 from __future__ import annotations
@@ -21,14 +27,23 @@ from vcpipeline.ingest.windows import ExtractionWindow
 from vcpipeline.sources import to_canonical
 from vcpipeline.sources.common import concat_canonical
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import DropFile, extract
+from vcpipeline.sources.readers import (
+    RAGGED_ROW,
+    ROW_PROBLEM_COLUMN,
+    DropFile,
+    csv_header,
+    extract,
+    sql_row_counts,
+)
 
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("crimes", "victims", "events")
 NATIVE_TABLE = "_native_table"
 NATIVE_POSITION = "_native_position"
+DOOR_REASONS = "_door_reasons"
 ORIGIN_COLUMNS: tuple[str, ...] = (NATIVE_TABLE, NATIVE_POSITION)
+WATERMARK_UNREADABLE = "watermark_unreadable"
 
 
 def native_suite(config: SourceConfig, table: str) -> str:
@@ -84,13 +99,45 @@ def _require_sqlite_file(config: SourceConfig) -> None:
                          "(run `vcp generate`, or set VCP_VAR_DIR)")
 
 
+def _add_reason(reasons: pd.Series, failing: pd.Series, label: str) -> pd.Series:
+    failing = failing.fillna(False).astype(bool)
+    joined = reasons.where(reasons == "", reasons + ";") + label
+    return joined.where(failing, reasons)
+
+
+def door_reasons(frame: pd.DataFrame, config: SourceConfig, table: str) -> pd.Series:
+    """Per native row, why it is refused at the door ("" = it is not), `;`-joined (vectorised).
+
+    Only non-empty identifiers are checked (a missing one is the suites' to judge). A row the
+    reader could not take apart has no values to check: its problem is its only reason.
+    """
+    reasons = pd.Series("", index=frame.index, dtype="string")
+    for column, pattern in config.identifiers.get(table, {}).items():
+        if column in frame.columns:
+            values = frame[column].astype("string").fillna("").str.strip()
+            misshapen = (values != "") & ~values.str.fullmatch(pattern).fillna(False)
+            reasons = _add_reason(reasons, misshapen, f"identifier_format({column})")
+    if config.kind == "sql" and config.watermark_column in frame.columns:
+        unreadable = watermark_instants(frame[config.watermark_column], config).isna()
+        reasons = _add_reason(reasons, pd.Series(unreadable.to_numpy(), index=frame.index),
+                              f"{WATERMARK_UNREADABLE}({config.watermark_column})")
+    if ROW_PROBLEM_COLUMN in frame.columns:
+        problem = frame[ROW_PROBLEM_COLUMN].astype("string").fillna("")
+        ragged = problem.str.startswith(RAGGED_ROW)
+        problem = problem.where(~ragged, RAGGED_ROW)  # the field counts stay in the raw row
+        reasons = problem.where(problem != "", reasons)
+    return reasons
+
+
 def canonical_by_origin(native: Mapping[str, pd.DataFrame], config: SourceConfig
                         ) -> dict[str, pd.DataFrame]:
-    """Canonical crimes, victims and events of the native frames, each row tagged with its origin."""
+    """Canonical crimes, victims and events of the native frames, each row tagged with its origin
+    and its door reasons."""
     parts: dict[str, list[pd.DataFrame]] = {kind: [] for kind in KINDS}
     for table, frame in native.items():
         if frame.empty:
             continue
+        door = door_reasons(frame, config, table).to_numpy(dtype=object)
         for kind, rows in to_canonical({table: frame}, config).items():
             if rows.empty:
                 continue
@@ -100,6 +147,7 @@ def canonical_by_origin(native: Mapping[str, pd.DataFrame], config: SourceConfig
             rows = rows.copy()
             rows[NATIVE_TABLE] = pd.Series(table, index=rows.index, dtype="string")
             rows[NATIVE_POSITION] = np.arange(len(rows), dtype=np.int64)
+            rows[DOOR_REASONS] = pd.Series(door, index=rows.index, dtype="string")
             parts[kind].append(rows)
     out = {}
     for kind in KINDS:
@@ -107,6 +155,7 @@ def canonical_by_origin(native: Mapping[str, pd.DataFrame], config: SourceConfig
         if combined.empty:
             combined[NATIVE_TABLE] = pd.Series([], dtype="string")
             combined[NATIVE_POSITION] = pd.Series([], dtype=np.int64)
+            combined[DOOR_REASONS] = pd.Series([], dtype="string")
         out[kind] = combined
     return out
 
@@ -122,44 +171,90 @@ def expected_columns(config: SourceConfig, table: str) -> list[str]:
 
 
 def file_header(drop: DropFile, config: SourceConfig) -> list[str]:
-    """The column names in a drop file's header row (cheap: the first line or first sheet row)."""
-    if config.kind == "xlsx_drop":
-        from openpyxl import load_workbook
+    """The column names in a drop file's header row (cheap: the first line or first sheet row).
 
-        workbook = load_workbook(drop.path, read_only=True)
+    Raises `InputError` (one line naming the file) when the file cannot be read at all.
+    """
+    if config.kind == "xlsx_drop":
+        import zipfile
+
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        from vcpipeline.parsing import InputError
+
+        try:
+            workbook = load_workbook(drop.path, read_only=True)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, InvalidFileException) as exc:
+            raise InputError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
         try:
             sheet = config.tables[0]
             if sheet not in workbook.sheetnames:
                 return []
             first = next(workbook[sheet].iter_rows(max_row=1, values_only=True), ())
-            return ["" if value is None else str(value) for value in first]
+            return ["" if value is None else str(value).strip() for value in first]
         finally:
             workbook.close()
-    import csv
-
-    with drop.path.open(encoding="utf-8", newline="") as handle:
-        return next(csv.reader(handle), [])
+    return csv_header(drop.path)
 
 
 def drop_schema_failures(files: Sequence[DropFile], config: SourceConfig) -> list[str]:
-    """Files lacking a column their suite requires, named one by one.
+    """Files that cannot be read or lack a column their suite requires, named one by one.
 
     Files are read into one frame, where a column one file lacks would just look empty; so each
     file's header is checked on its own before the batch is validated as a whole.
     """
+    from vcpipeline.parsing import InputError
+
     required = expected_columns(config, config.tables[0])
     failures = []
     for drop in files:
         try:
             header = set(file_header(drop, config))
-        except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
-            failures.append(f"{drop.name}: unreadable: {exc}")
+        except (InputError, OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
+            reason = str(exc).removeprefix(f"cannot read {drop.name}: ").removeprefix(f"{drop.name}: ")
+            failures.append(f"{drop.name}: unreadable: {reason}")
             continue
         missing = [name for name in required if name not in header]
         if missing:
             failures.append(f"{drop.name}: expect_table_columns_to_match_set: missing column(s): "
                             + ", ".join(missing))
     return failures
+
+
+def native_schema_failures(native: Mapping[str, pd.DataFrame], config: SourceConfig) -> list[str]:
+    """Native tables lacking a column their suite requires (a column dropped from the contact-log
+    table): a one-line batch failure before any adapter looks the column up."""
+    failures = []
+    for table, frame in native.items():
+        if frame.empty:
+            continue  # no rows: no adapter will look a column up
+        missing = [name for name in expected_columns(config, table) if name not in frame.columns]
+        if missing:
+            failures.append(f"{table}: expect_table_columns_to_match_set: missing column(s): "
+                            + ", ".join(missing))
+    return failures
+
+
+def source_count_mismatches(native: Mapping[str, pd.DataFrame], config: SourceConfig,
+                            window: ExtractionWindow) -> tuple[dict[str, int], list[str]]:
+    """The SQL source's own count of each table's rows, reconciled with the rows extracted.
+
+    Returns (rows each table holds, messages): a message where the rows the source says this
+    batch's selection holds differ from the rows read (a join that drops or repeats rows, a
+    reader that loses some).
+    """
+    held, messages = {}, []
+    for table, frame in native.items():
+        total, selected = sql_row_counts(
+            config.connection, table, window.since, window.until,
+            watermark_column=config.watermark_column, watermark_format=config.watermark_format,
+            watermark_tz=config.watermark_tz)
+        held[table] = total
+        if selected != len(frame):
+            messages.append(f"{table}: the source counts {selected:,} rows in this batch's window, "
+                            f"{len(frame):,} were extracted")
+    return held, messages
 
 
 def watermark_instants(values: pd.Series, config: SourceConfig) -> pd.Series:

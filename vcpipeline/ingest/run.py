@@ -41,18 +41,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vcpipeline.ingest.extract import (
+    DOOR_REASONS,
     KINDS,
     NATIVE_POSITION,
     NATIVE_TABLE,
+    WATERMARK_UNREADABLE,
     canonical_by_origin,
     drop_schema_failures,
+    native_schema_failures,
     native_suite,
     native_watermark,
     read_native,
     resolve_connection,
+    source_count_mismatches,
 )
 from vcpipeline.ingest.privacy import DERIVED_FROM_PII, raw_rows
 from vcpipeline.ingest.windows import (
+    _FILE_DAY,
     ExtractionWindow,
     files_to_process,
     is_first_batch,
@@ -63,7 +68,7 @@ from vcpipeline.ingest.windows import (
 )
 from vcpipeline.parsing import parse_booleans, parse_instants, parse_integers
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import DropFile, read_drop_files
+from vcpipeline.sources.readers import DropFile, foreign_drop_files, read_drop_files
 from vcpipeline.warehouse import load
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
@@ -106,6 +111,10 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)
     healed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Reported, not failing: files of the wrong kind in the landing folder, source counts that
+    # do not match the extract, rows already quarantined for an unreadable watermark.
+    notes: list[str] = field(default_factory=list)
+    source_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_extracted(self) -> int:
@@ -142,6 +151,8 @@ class BatchResult:
             "quarantine_reasons": dict(self.reasons),
             "rows_replayed_from_earlier_batches": self.healed,
             "failures": list(self.failures),
+            "notes": list(self.notes),
+            "source_rows": dict(self.source_rows),
         }
 
 
@@ -171,14 +182,18 @@ def oversized_values(kind: str, frame: pd.DataFrame) -> np.ndarray:
 
 
 def row_reasons(kind: str, frame: pd.DataFrame, validation: Any | None) -> np.ndarray:
-    """Why each row of a canonical frame fails ("" = it passes): the suite's critical row
-    expectations, then any value too wide for the warehouse."""
+    """Why each row of a canonical frame fails ("" = it passes): its door reasons (a row refused
+    at the door is judged on those alone: its values are blank or not trusted), else the suite's
+    critical row expectations, then any value too wide for the warehouse."""
     reasons = np.full(len(frame), "", dtype=object)
     if validation is not None and len(validation.failed_positions):
         reasons[validation.failed_positions] = validation.row_failures["reasons"].to_numpy(dtype=object)
     wide = oversized_values(kind, frame)
     both = (reasons != "") & (wide != "")
     reasons = np.where(both, reasons + ";" + wide, np.where(reasons != "", reasons, wide))
+    if DOOR_REASONS in frame.columns:
+        door = frame[DOOR_REASONS].astype("string").fillna("").to_numpy(dtype=object)
+        reasons = np.where(door != "", door, reasons)
     return reasons.astype(object)
 
 
@@ -412,13 +427,29 @@ def _advance_watermark(conn: sa.Connection, system: str, watermark: datetime | N
     ))
 
 
+def _row_keys(entries: pd.DataFrame) -> pd.Series:
+    """Quarantine entries' source-row keys: native table + row id, without a `#n` repeat suffix."""
+    base_ids = entries["source_row_id"].astype("string").str.replace(r"#\d+$", "", regex=True)
+    return entries["entity"].astype("string") + "\x1f" + base_ids
+
+
+def _close_entries(conn: sa.Connection, ids: list[int], superseded_at: datetime) -> None:
+    if ids:
+        conn.execute(sa.update(quarantine).where(quarantine.c.id.in_(sa.bindparam("ids", expanding=True)))
+                     .values(replayed_at=superseded_at), {"ids": ids})
+
+
 def close_superseded(conn: sa.Connection, system: str, batch_id: str, interval_end: datetime,
                      extracted: pd.DataFrame) -> int:
-    """Close open quarantine entries of earlier batches for source rows this batch read again.
+    """Close the open quarantine entries that a newer extract of the same source row superseded.
 
-    The newer extract of the row decides (loaded, or quarantined again under this batch), so
-    the same bad source row is not counted once per night that re-read it. Closed entries get
-    `replayed_at` = this batch's interval end (deterministic, so reruns match).
+    The latest extract of a row decides, for quarantine as for the warehouse. Looking back:
+    entries of earlier batches for rows this batch read again are closed (the row loaded, or is
+    quarantined again under this batch). Looking forward: this batch's own entries for rows a
+    later batch has already read and quarantined (an older night run or rerun after a newer one)
+    are closed too. So a bad source row is counted once, whatever order the nights ran in.
+    Closed entries get `replayed_at` = the interval end of the batch whose extract superseded
+    them (deterministic, so reruns match).
     """
     earlier = sa.select(load_batches.c.batch_id).where(
         load_batches.c.source_system == system, load_batches.c.interval_end < interval_end)
@@ -428,17 +459,37 @@ def close_superseded(conn: sa.Connection, system: str, batch_id: str, interval_e
         quarantine.c.source_system == system, quarantine.c.replayed_at.is_(None),
         quarantine.c.batch_id != batch_id, quarantine.c.batch_id.in_(earlier),
     ))
-    if open_rows.empty or extracted.empty:
+    closed = 0
+    if not open_rows.empty and not extracted.empty:
+        seen = pd.Index((extracted[NATIVE_TABLE].astype("string") + "\x1f"
+                         + extracted["source_row_id"].astype("string")).unique())
+        ids = open_rows.loc[_row_keys(open_rows).isin(seen).to_numpy(), "id"].astype(int).tolist()
+        _close_entries(conn, ids, interval_end)
+        closed += len(ids)
+    return closed + _close_own_superseded(conn, system, batch_id, interval_end)
+
+
+def _close_own_superseded(conn: sa.Connection, system: str, batch_id: str, interval_end: datetime) -> int:
+    """Close this batch's open entries for rows a later batch of the source quarantined (open or
+    closed: either way it read a newer extract); each gets the first such batch's interval end."""
+    own = read_frame(conn, sa.select(quarantine.c.id, quarantine.c.entity, quarantine.c.source_row_id)
+                     .where(quarantine.c.batch_id == batch_id, quarantine.c.source_system == system,
+                            quarantine.c.replayed_at.is_(None)))
+    if own.empty:
         return 0
-    base_ids = open_rows["source_row_id"].astype("string").str.replace(r"#\d+$", "", regex=True)
-    keys = open_rows["entity"].astype("string") + "\x1f" + base_ids
-    seen = pd.Index((extracted[NATIVE_TABLE].astype("string") + "\x1f"
-                     + extracted["source_row_id"].astype("string")).unique())
-    ids = open_rows.loc[keys.isin(seen).to_numpy(), "id"].astype(int).tolist()
-    if ids:
-        conn.execute(sa.update(quarantine).where(quarantine.c.id.in_(sa.bindparam("ids", expanding=True)))
-                     .values(replayed_at=interval_end), {"ids": ids})
-    return len(ids)
+    later = read_frame(conn, sa.select(quarantine.c.entity, quarantine.c.source_row_id,
+                                       load_batches.c.interval_end)
+                       .join(load_batches, load_batches.c.batch_id == quarantine.c.batch_id)
+                       .where(quarantine.c.source_system == system, load_batches.c.source_system == system,
+                              load_batches.c.interval_end > interval_end))
+    if later.empty:
+        return 0
+    first_later = later["interval_end"].groupby(_row_keys(later).to_numpy()).min()
+    superseded_at = _row_keys(own).map(first_later)
+    closing = own.assign(superseded_at=superseded_at.to_numpy())[superseded_at.notna().to_numpy()]
+    for instant, entries in closing.groupby("superseded_at"):
+        _close_entries(conn, entries["id"].astype(int).tolist(), pd.Timestamp(instant).to_pydatetime())
+    return len(closing)
 
 
 def warehouse_reported_at(conn: sa.Connection) -> pd.Series:
@@ -491,13 +542,68 @@ def plan_batch(conn: sa.Connection, config: SourceConfig, result: BatchResult
                             first_batch=first, watermark=stored_watermark(conn, config.system))
         result.read = window.describe()
         return window, [], recent
-    files = files_to_process(read_drop_files(config.connection, config.file_pattern or "*"),
-                             result.interval_end, processed_manifest(conn, config.system),
+    pattern = config.file_pattern or "*"
+    for name in foreign_drop_files(config.connection, pattern):
+        result.notes.append(f"{name}: not a {pattern} drop: not read")
+    dropped, misdated = dated_drops(read_drop_files(config.connection, pattern))
+    result.failures += misdated
+    files = files_to_process(dropped, result.interval_end, processed_manifest(conn, config.system),
                              result.batch_id)
     result.files = [drop.name for drop in files]
     result.read = (f"{len(files)} file(s): {', '.join(result.files)}" if files
                    else "no new files")
     return None, files, recent
+
+
+def dated_drops(files: Sequence[DropFile]) -> tuple[list[DropFile], list[str]]:
+    """(files whose name holds no date or a real one, one-line failures for impossible dates).
+
+    `referrals_20260231.csv` cannot be placed in time (which night completes it?), so it fails
+    the batch by name rather than raising from the date arithmetic.
+    """
+    good, failures = [], []
+    for drop in files:
+        match = _FILE_DAY.search(drop.name)
+        if match:
+            try:
+                datetime.strptime(match.group(1), "%Y%m%d")
+            except ValueError:
+                failures.append(f"{drop.name}: impossible date {match.group(1)} in the file name")
+                continue
+        good.append(drop)
+    return good, failures
+
+
+def drop_reported_unreadable(conn: sa.Connection, system: str, batch_id: str,
+                             canonical: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
+    """The canonical rows minus those whose watermark cannot be read and that an earlier batch
+    already quarantined for it (still open): such a row is read by every batch, since no window
+    holds it, but quarantined once, not every night. Once fixed, its new extract loads and closes
+    the old entry."""
+    unreadable = {kind: frame[DOOR_REASONS].astype("string").fillna("")
+                  .str.contains(WATERMARK_UNREADABLE, regex=False).to_numpy(dtype=bool)
+                  for kind, frame in canonical.items() if DOOR_REASONS in frame.columns}
+    if not any(flags.any() for flags in unreadable.values()):
+        return canonical, 0
+    held = read_frame(conn, sa.select(quarantine.c.entity, quarantine.c.source_row_id).where(
+        quarantine.c.source_system == system, quarantine.c.replayed_at.is_(None),
+        quarantine.c.batch_id != batch_id,
+        quarantine.c.reasons.contains(WATERMARK_UNREADABLE, autoescape=True)))
+    if held.empty:
+        return canonical, 0
+    keys = pd.Index(held["entity"].astype("string") + "\x1f"
+                    + held["source_row_id"].astype("string").str.replace(r"#\d+$", "", regex=True))
+    out, skipped = {}, 0
+    for kind, frame in canonical.items():
+        flags = unreadable.get(kind)
+        if flags is None or not flags.any():
+            out[kind] = frame
+            continue
+        row_keys = frame[NATIVE_TABLE].astype("string") + "\x1f" + frame["source_row_id"].astype("string")
+        known = flags & row_keys.isin(keys).to_numpy(dtype=bool)
+        skipped += int(known.sum())
+        out[kind] = frame[~known].reset_index(drop=True)
+    return out, skipped
 
 
 def run_source_batch(
@@ -528,19 +634,34 @@ def run_source_batch(
         with engine.connect() as conn:
             window, files, recent = plan_batch(conn, config, result)
             known = warehouse_reported_at(conn)
-        header_failures = drop_schema_failures(files, config) if files else []
+        header_failures = list(result.failures)
+        result.failures = []
+        header_failures += drop_schema_failures(files, config) if files else []
+        native = {config.tables[0]: pd.DataFrame()}
+        if not header_failures:
+            native = read_native(config, window, files)
+            header_failures = native_schema_failures(native, config)
         if header_failures:
-            native = {config.tables[0]: pd.DataFrame()}
             validated = ValidatedBatch({kind: pd.DataFrame() for kind in KINDS}, {}, [],
                                        header_failures)
         else:
-            native = read_native(config, window, files)
+            if window is not None:
+                result.source_rows, mismatches = source_count_mismatches(native, config, window)
+                result.notes += mismatches
             canonical = canonical_by_origin(native, config)
+            with engine.connect() as conn:
+                canonical, skipped = drop_reported_unreadable(conn, config.system, result.batch_id,
+                                                              canonical)
+            if skipped:
+                result.notes.append(f"{skipped:,} row(s) with an unreadable watermark, already "
+                                    "quarantined by an earlier batch: not extracted again")
             validated = validate_source(config, native, canonical, now=end,
                                         known_reported_at=known, recent=recent)
     except Exception as exc:  # the source could not be read: the batch row says so
         _record_failure(engine, config.system, start, end, f"{type(exc).__name__}: {exc}")
         raise
+    for note in result.notes:
+        log.warning("source %s batch %s: %s", config.name, result.batch_id, note)
     if data_docs is not None:
         _data_docs(validated, data_docs / config.name, result.batch_id)
     if not validated.loadable:

@@ -9,6 +9,7 @@ means a renamed code is a config change, and the generator and the adapters cann
 from __future__ import annotations
 
 import importlib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ class SourceConfig:
     mapping: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Loaded before the others each night: its crimes must be known when their events are validated.
     load_first: bool = False
+    # Per native table: identifier column → the regex its (non-empty) values must fully match.
+    identifiers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Per native table: the allow-list of columns a quarantined row keeps → the regex a kept value
+    # must fully match (anything else is dropped from `raw_row`).
+    quarantine_keep: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def codes(self, name: str) -> Mapping[str, str]:
         """The native → canonical code list `name` (a one-line error if it is not declared)."""
@@ -58,7 +64,43 @@ _REQUIRED = ("name", "system", "kind", "adapter", "connection", "tables", "water
              "watermark_format", "watermark_tz", "lookback_days")
 
 
-def _source_config(entry: Mapping[str, object], var: Path) -> SourceConfig:
+def _shapes(source: str, table: str, key: str, columns: object,
+            formats: Mapping[str, str]) -> dict[str, str]:
+    """`{column: format name}` of one native table resolved to `{column: regex}` (one-line errors)."""
+    if not isinstance(columns, Mapping):
+        raise InputError(f"sources.toml: source {source!r} table {table!r}: {key} must be a table")
+    out = {}
+    for column, name in columns.items():
+        if name not in formats:
+            raise InputError(f"sources.toml: source {source!r} table {table!r}: {key} names "
+                             f"unknown format {name!r} for column {column!r}")
+        out[str(column)] = formats[name]
+    return out
+
+
+def _native_tables(entry: Mapping[str, object], formats: Mapping[str, str], key: str
+                   ) -> dict[str, dict[str, str]]:
+    native = entry.get("native", {})
+    assert isinstance(native, Mapping)
+    return {str(table): _shapes(str(entry["name"]), str(table), key, spec.get(key, {}), formats)
+            for table, spec in native.items()}
+
+
+def _formats(document: Mapping[str, object], path: Path) -> dict[str, str]:
+    """The named value shapes (`[formats]`), each checked to be a valid regex."""
+    formats = document.get("formats", {})
+    if not isinstance(formats, Mapping):
+        raise InputError(f"{path}: [formats] must be a table of name = regex")
+    for name, pattern in formats.items():
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise InputError(f"{path}: format {name!r} is not a valid regex: {exc}") from None
+    return {str(name): str(pattern) for name, pattern in formats.items()}
+
+
+def _source_config(entry: Mapping[str, object], var: Path,
+                   formats: Mapping[str, str] | None = None) -> SourceConfig:
     missing = [key for key in _REQUIRED if key not in entry]
     if missing:
         raise InputError(f"sources.toml: source {entry.get('name', '?')!r} lacks {', '.join(missing)}")
@@ -84,6 +126,8 @@ def _source_config(entry: Mapping[str, object], var: Path) -> SourceConfig:
         file_pattern=entry.get("file_pattern"),  # type: ignore[arg-type]
         mapping={str(k): {str(c): str(v) for c, v in codes.items()} for k, codes in mapping.items()},
         load_first=bool(entry.get("load_first", False)),
+        identifiers=_native_tables(entry, formats or {}, "identifiers"),
+        quarantine_keep=_native_tables(entry, formats or {}, "quarantine_keep"),
     )
 
 
@@ -102,7 +146,8 @@ def load_source_config(path: Path | str | None = None, var: Path | None = None) 
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{config_path}: {exc}") from None
     base = var if var is not None else var_dir()
-    configs = [_source_config(entry, base) for entry in document.get("sources", [])]
+    formats = _formats(document, config_path)
+    configs = [_source_config(entry, base, formats) for entry in document.get("sources", [])]
     names = [config.name for config in configs]
     if len(set(names)) != len(names):
         raise InputError(f"{config_path}: source names must be unique, got {names}")
