@@ -26,7 +26,7 @@ RUN uv export --frozen --no-dev --no-emit-project --format requirements.txt -o /
 
 COPY --chown=airflow:0 vcpipeline ./vcpipeline
 RUN pip install --no-cache-dir --no-deps . \
- && python -c "import vcpipeline.nightly, vcpipeline.orchestration.notify"
+ && python -c "import vcpipeline.tasks.nightly, vcpipeline.orchestration.notify"
 
 # dags/, plugins/, expectations/, sql/, out/ and var/ are mounted by docker-compose.yaml.
 ENV VCP_VAR_DIR=/opt/vcp/var \

@@ -1,4 +1,9 @@
-"""docker-compose.yaml and Dockerfile, checked without a Docker engine: parsed, not run."""
+"""docker-compose.yaml and Dockerfile, checked without a Docker engine: parsed, not run.
+
+Compose's variable interpolation is reproduced here (`${VAR}`, `:-`, `-`, `:?`, `?`, `:+`, `$$`)
+so the file can be read as compose would read it with a given `.env`: none, the demo's
+env file, or a production one.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +20,70 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer",
 }
 LONG_RUNNING = AIRFLOW_SERVICES | {"postgres", "warehouse-db", "redis", "mailpit"}
-_DEFAULTED = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+SECRETS = {"AIRFLOW_DB_PASSWORD", "VCP_WAREHOUSE_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY"}
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+PRODUCTION_ENV = {name: f"secret-{name.lower()}" for name in SECRETS} | {
+    "VCP_SMTP_HOST": "relay.force.example", "VCP_SMTP_LOGIN": "vcp", "VCP_SMTP_PASSWORD": "pw"}
 
 
-def _with_defaults(value: str) -> str:
-    """What compose substitutes when no `.env` sets anything: each `${VAR:-default}` → default."""
-    return _DEFAULTED.sub(lambda m: m.group(1), value)
+def interpolate(node, env: dict[str, str], missing: set[str]):
+    """`node` with every string interpolated as compose does; required variables unset → `missing`."""
+    if isinstance(node, dict):
+        return {key: interpolate(value, env, missing) for key, value in node.items()}
+    if isinstance(node, list):
+        return [interpolate(value, env, missing) for value in node]
+    if not isinstance(node, str):
+        return node
+
+    def substitute(match: re.Match) -> str:
+        name, operator, argument = match.groups()
+        if name is None:
+            return "$"
+        value = env.get(name)
+        unset = value is None or ((operator or "").startswith(":") and value == "")
+        if operator in {":?", "?"} and unset:
+            missing.add(name)
+            return ""
+        if operator in {":-", "-"}:
+            return argument if unset else value
+        if operator in {":+", "+"}:
+            return "" if unset else argument
+        return value or ""
+
+    return _VARIABLE.sub(substitute, node)
+
+
+def env_file(path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
+def raw_compose() -> dict:
     return yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def demo_env() -> dict[str, str]:
+    return env_file(PROJECT_ROOT / "docker-compose.demo.env")
+
+
+@pytest.fixture(scope="module")
+def compose(raw_compose, demo_env) -> dict:
+    """The compose file as the demo reads it (`--env-file docker-compose.demo.env`)."""
+    missing: set[str] = set()
+    interpolated = interpolate(raw_compose, demo_env, missing)
+    assert not missing
+    return interpolated
+
+
+def _smtp_connection(compose_file: dict):
+    from airflow.sdk import Connection
+
+    spec = json.loads(compose_file["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_VCP_SMTP"])
+    return Connection(conn_id="vcp_smtp", conn_type=spec["conn_type"], host=spec["host"],
+                      port=spec["port"], login=spec["login"], password=spec["password"],
+                      extra=json.dumps(spec["extra"]))
 
 
 def test_compose_has_every_airflow_component_and_backing_service(compose):
@@ -47,7 +105,7 @@ def test_airflow_services_build_the_project_image_and_wait_for_init(compose):
 
 
 def test_project_folders_are_mounted(compose):
-    mounts = [_with_defaults(v).split(":") for v in compose["services"]["airflow-worker"]["volumes"]]
+    mounts = [v.split(":") for v in compose["services"]["airflow-worker"]["volumes"]]
     targets = {source.removeprefix("./"): target for source, target, *_ in mounts}
     assert targets["dags"] == "/opt/airflow/dags"
     assert targets["plugins"] == "/opt/airflow/plugins"
@@ -68,9 +126,10 @@ def test_environment_provides_what_the_dags_read(compose):
         assert env.get(key), key
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 
-    warehouse = Connection.from_uri(_with_defaults(env["AIRFLOW_CONN_VCP_WAREHOUSE"]), conn_id="w")
-    assert sqlalchemy_url(warehouse) == "postgresql+psycopg://vcp:vcp@warehouse-db:5432/warehouse"
-    smtp = json.loads(_with_defaults(env["AIRFLOW_CONN_VCP_SMTP"]))
+    warehouse = Connection.from_uri(env["AIRFLOW_CONN_VCP_WAREHOUSE"], conn_id="w")
+    assert sqlalchemy_url(warehouse) == (
+        "postgresql+psycopg://vcp:demo-only-warehouse@warehouse-db:5432/warehouse")
+    smtp = json.loads(env["AIRFLOW_CONN_VCP_SMTP"])
     assert (smtp["conn_type"], smtp["host"], smtp["port"]) == ("smtp", "mailpit", 1025)
     assert "mailpit" in compose["services"]
 
@@ -88,3 +147,96 @@ def test_dockerfile_installs_the_lock_on_the_official_image():
     assert "--require-hashes" in dockerfile
     instructions = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
     assert not any("_PIP_ADDITIONAL_REQUIREMENTS" in line for line in instructions)
+
+
+def test_without_an_env_file_compose_refuses_to_start_for_each_missing_secret(raw_compose):
+    missing: set[str] = set()
+    interpolate(raw_compose, {}, missing)
+    assert missing == SECRETS | {"VCP_SMTP_HOST"}
+
+
+def test_no_secret_has_a_placeholder_default():
+    text = (PROJECT_ROOT / "docker-compose.yaml").read_text()
+    for name in SECRETS | {"VCP_SMTP_HOST"}:
+        uses = re.findall(r"\$\{" + name + r"(:?[-?+]?)", text)
+        assert uses and set(uses) == {":?"}, name
+    assert "change-me" not in text
+    assert not re.search(r"//\w+:\w+@", text)  # no password written into a URL
+
+
+def test_a_production_env_supplies_everything_and_the_demo_profile_is_off(raw_compose):
+    missing: set[str] = set()
+    production = interpolate(raw_compose, PRODUCTION_ENV, missing)
+    assert not missing
+    env = production["services"]["airflow-worker"]["environment"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "secret-airflow_jwt_secret"
+    assert env["AIRFLOW__CORE__FERNET_KEY"] == "secret-airflow_fernet_key"
+
+
+def test_mailpit_runs_only_in_the_demo_profile_which_the_demo_env_file_selects(compose, demo_env):
+    assert compose["services"]["mailpit"]["profiles"] == ["demo"]
+    assert demo_env["COMPOSE_PROFILES"] == "demo"
+    for name in AIRFLOW_SERVICES:  # without the demo profile nothing waits for Mailpit
+        assert compose["services"][name]["depends_on"]["mailpit"]["required"] is False
+    others = set(compose["services"]) - {"mailpit", "airflow-cli"}
+    assert not any(compose["services"][name].get("profiles") for name in others)
+
+
+def test_every_published_port_is_bound_to_loopback(compose):
+    published = []
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).rsplit(":", 2)[0]
+            published.append((name, host_ip))
+    assert {name for name, _ in published} >= {"airflow-apiserver", "mailpit", "warehouse-db"}
+    assert all(host_ip == "127.0.0.1" for _, host_ip in published), published
+
+
+def test_smtp_connection_uses_starttls_and_only_the_demo_turns_it_off_without_a_login(
+        raw_compose, compose):
+    from vcpipeline.orchestration.connections import (
+        InsecureSmtpConnection,
+        refuse_login_without_tls,
+    )
+
+    production = _smtp_connection(interpolate(raw_compose, PRODUCTION_ENV, set()))
+    assert production.login == "vcp"
+    assert production.extra_dejson["disable_tls"] is False  # STARTTLS on
+    assert (production.host, production.port) == ("relay.force.example", 587)
+    refuse_login_without_tls(production)
+
+    demo = _smtp_connection(compose)
+    assert demo.extra_dejson["disable_tls"] is True and not demo.login and not demo.password
+    refuse_login_without_tls(demo)
+
+    careless = _smtp_connection(
+        interpolate(raw_compose, PRODUCTION_ENV | {"VCP_SMTP_DISABLE_TLS": "true"}, set()))
+    with pytest.raises(InsecureSmtpConnection, match="clear text"):
+        refuse_login_without_tls(careless)
+
+
+def test_the_alert_sender_refuses_a_login_without_tls_before_connecting(monkeypatch):
+    from email.message import EmailMessage
+
+    from vcpipeline.alerts.deliver import smtp_hook_sender
+    from vcpipeline.orchestration.connections import InsecureSmtpConnection
+
+    monkeypatch.setenv("AIRFLOW_CONN_VCP_PLAIN_LOGIN", json.dumps({
+        "conn_type": "smtp", "host": "192.0.2.1", "port": 25, "login": "vcp", "password": "pw",
+        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "a@force.example"}}))
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@force.example", "b@force.example", "x"
+    with pytest.raises(InsecureSmtpConnection):  # not a timeout: it never dials 192.0.2.1
+        smtp_hook_sender("vcp_plain_login")(message)
+
+
+def test_every_module_the_image_and_init_run_exists():
+    """A module moved in the package fails here, not at `docker compose build` or `up`."""
+    import importlib.util
+
+    text = (PROJECT_ROOT / "Dockerfile").read_text() + (PROJECT_ROOT / "docker-compose.yaml").read_text()
+    modules = set(re.findall(r"(?:import|-m) (vcpipeline[\w.]*)", text))
+    modules |= {m for found in re.findall(r"import (vcpipeline[\w.]*(?:, vcpipeline[\w.]*)+)", text)
+                for m in found.split(", ")}
+    assert len(modules) >= 3, modules
+    assert all(importlib.util.find_spec(module) for module in modules), modules

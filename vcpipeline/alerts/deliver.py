@@ -253,6 +253,9 @@ def smtp_hook_sender(smtp_conn_id: str = "vcp_smtp") -> Send:
     def send(message: EmailMessage) -> None:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+        from vcpipeline.orchestration.connections import refuse_login_without_tls
+
+        refuse_login_without_tls(SmtpHook.get_connection(smtp_conn_id))  # before it logs in
         with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
             if hook.from_email:
                 message.replace_header("From", hook.from_email)
