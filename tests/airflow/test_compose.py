@@ -194,7 +194,7 @@ def test_every_published_port_is_bound_to_loopback(compose):
 
 def test_smtp_connection_uses_starttls_and_only_the_demo_turns_it_off_without_a_login(
         raw_compose, compose):
-    from vcpipeline.orchestration.connections import (
+    from vcpipeline.alerts.deliver import (
         InsecureSmtpConnection,
         refuse_login_without_tls,
     )
@@ -218,8 +218,7 @@ def test_smtp_connection_uses_starttls_and_only_the_demo_turns_it_off_without_a_
 def test_the_alert_sender_refuses_a_login_without_tls_before_connecting(monkeypatch):
     from email.message import EmailMessage
 
-    from vcpipeline.alerts.deliver import smtp_hook_sender
-    from vcpipeline.orchestration.connections import InsecureSmtpConnection
+    from vcpipeline.alerts.deliver import InsecureSmtpConnection, smtp_hook_sender
 
     monkeypatch.setenv("AIRFLOW_CONN_VCP_PLAIN_LOGIN", json.dumps({
         "conn_type": "smtp", "host": "192.0.2.1", "port": 25, "login": "vcp", "password": "pw",

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -36,6 +37,9 @@ from vcpipeline.alerts.compose import (
     LOG_ITEM_COLUMNS,
     TeamAlert,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 Send = Callable[[EmailMessage], None]
 
@@ -242,6 +246,26 @@ def smtp_sender(host: str, port: int, *, timeout: float = DEFAULT_SMTP_TIMEOUT) 
     return send
 
 
+class InsecureSmtpConnection(ValueError):
+    """An SMTP connection that would send its login and password in clear text."""
+
+
+def refuse_login_without_tls(conn: Connection) -> None:
+    """Raise `InsecureSmtpConnection` when `conn` carries credentials but turns TLS off.
+
+    The smtp provider uses implicit TLS unless the extra `disable_ssl` is set and STARTTLS unless
+    `disable_tls` is set; with both set it would send the login over a plain socket. A plain
+    connection is fine for a local sink such as Mailpit, which needs no login
+    (docs/operations.md, "SMTP and TLS").
+    """
+    extra = conn.extra_dejson
+    plain = bool(extra.get("disable_ssl", False)) and bool(extra.get("disable_tls", False))
+    if plain and (conn.login or conn.password):
+        raise InsecureSmtpConnection(
+            f"SMTP connection {conn.conn_id!r} has a login but disables both SSL and STARTTLS: "
+            "refusing to send the password in clear text (remove disable_tls, or the login)")
+
+
 def smtp_hook_sender(smtp_conn_id: str = "vcp_smtp") -> Send:
     """Send through the Airflow smtp provider's `SmtpHook` on connection `smtp_conn_id`.
 
@@ -252,8 +276,6 @@ def smtp_hook_sender(smtp_conn_id: str = "vcp_smtp") -> Send:
 
     def send(message: EmailMessage) -> None:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-        from vcpipeline.orchestration.connections import refuse_login_without_tls
 
         refuse_login_without_tls(SmtpHook.get_connection(smtp_conn_id))  # before it logs in
         with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:

@@ -38,26 +38,6 @@ def sqlalchemy_url(conn: Connection) -> str:
     ).render_as_string(hide_password=False)
 
 
-class InsecureSmtpConnection(ValueError):
-    """An SMTP connection that would send its login and password in clear text."""
-
-
-def refuse_login_without_tls(conn: Connection) -> None:
-    """Raise `InsecureSmtpConnection` when `conn` carries credentials but turns TLS off.
-
-    The smtp provider uses implicit TLS unless the extra `disable_ssl` is set and STARTTLS unless
-    `disable_tls` is set; with both set it would send the login over a plain socket. A plain
-    connection is fine for a local sink such as Mailpit, which needs no login
-    (docs/operations.md, "SMTP and TLS").
-    """
-    extra = conn.extra_dejson
-    plain = bool(extra.get("disable_ssl", False)) and bool(extra.get("disable_tls", False))
-    if plain and (conn.login or conn.password):
-        raise InsecureSmtpConnection(
-            f"SMTP connection {conn.conn_id!r} has a login but disables both SSL and STARTTLS: "
-            "refusing to send the password in clear text (remove disable_tls, or the login)")
-
-
 def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     """The warehouse URL from the Airflow connection, else the embedded default (`VCP_WAREHOUSE_URL`).
 
