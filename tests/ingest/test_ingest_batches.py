@@ -268,3 +268,67 @@ def test_a_drop_file_missing_a_column_fails_its_batch_saying_which_and_loads_not
     with engine.connect() as conn:
         for table in ("case_events", "quarantine", "processed_files"):
             assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+def _open_entries(engine: Engine, system: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return read_frame(conn, sa.text("SELECT batch_id, entity, source_row_id FROM quarantine "
+                                        "WHERE source_system = :s AND replayed_at IS NULL"), {"s": system})
+
+
+def test_rerunning_an_older_night_keeps_closed_the_quarantine_a_later_night_superseded(engine, configs):
+    from vcpipeline.ingest.windows import file_ready_at
+    from vcpipeline.sources.readers import read_drop_files
+
+    crs, vs = configs[0], configs[2]
+    night1, night2 = nightly_intervals(FIRST_NIGHT - timedelta(days=1), FIRST_NIGHT + timedelta(days=1))
+    for night in (night1, night2):
+        run_source_batch(crs, *night, engine)
+    drops = read_drop_files(vs.connection, vs.file_pattern)
+    first = [drop for drop in drops if file_ready_at(drop) <= night1[1]][-1]
+    second = next(drop for drop in drops if night1[1] < file_ready_at(drop) <= night2[1])
+    # Night 1's drop has an activity the mapping does not know; night 2's carries the correction.
+    frame = pd.read_csv(first.path, dtype=str, keep_default_na=False)
+    row = frame.index[frame["Police Crime No"] != ""][-1]
+    corrected = frame.loc[[row]].copy()
+    ref = str(frame.loc[row, "Referral Ref"])
+    frame.loc[row, "Activity"] = "Tea and biscuits"
+    frame.to_csv(first.path, index=False, lineterminator="\n")
+    later = pd.read_csv(second.path, dtype=str, keep_default_na=False)
+    corrected["Last Updated"] = later["Last Updated"].iloc[-1]
+    pd.concat([later, corrected]).to_csv(second.path, index=False, lineterminator="\n")
+
+    bad = run_source_batch(vs, *night1, engine)
+    assert bad.status == "succeeded" and ref in set(_open_entries(engine, "VS")["source_row_id"])
+    good = run_source_batch(vs, *night2, engine)
+    assert good.status == "succeeded" and ref not in set(_open_entries(engine, "VS")["source_row_id"])
+    open_before, warehouse_before = _open_entries(engine, "VS"), checksums(engine)
+
+    again = run_source_batch(vs, *night1, engine)
+    assert again.status == "succeeded" and again.quarantined == bad.quarantined
+    assert len(_open_entries(engine, "VS")) == len(open_before)
+    assert ref not in set(_open_entries(engine, "VS")["source_row_id"])
+    assert checksums(engine) == warehouse_before
+    assert _vs_event(engine, ref)["load_batch_id"] == good.batch_id
+    assert_every_batch_reconciles(engine)
+
+
+def test_an_older_night_run_after_a_newer_one_leaves_only_the_newer_quarantine_entry_open(engine):
+    from vcpipeline.ingest.run import close_superseded
+
+    older = (FIRST_NIGHT - timedelta(days=1), FIRST_NIGHT)
+    newer = (FIRST_NIGHT, FIRST_NIGHT + timedelta(days=1))
+    row = pd.DataFrame({"source_row_id": ["R1"], "reasons": ["expect_column_values_to_be_in_set(event_type)"]})
+    read = pd.DataFrame({"_native_table": ["referrals"], "source_row_id": ["R1"]})
+    with engine.begin() as conn:  # the newer night ran first and quarantined the row
+        newer_id = load.start_batch(conn, "VS", *newer)
+        load.quarantine_rows(conn, newer_id, "VS", "referrals", row)
+        assert close_superseded(conn, "VS", newer_id, newer[1], read) == 0
+    with engine.begin() as conn:  # then the older night (a backfill) reads its older extract
+        older_id = load.start_batch(conn, "VS", *older)
+        load.quarantine_rows(conn, older_id, "VS", "referrals", row)
+        assert close_superseded(conn, "VS", older_id, older[1], read) == 1
+        entries = read_frame(conn, sa.select(sa.text("batch_id, replayed_at FROM quarantine")))
+    closed = dict(zip(entries["batch_id"], entries["replayed_at"], strict=True))
+    assert pd.isna(closed[newer_id])
+    assert closed[older_id] == pd.Timestamp(newer[1]).tz_convert("UTC")

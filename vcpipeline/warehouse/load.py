@@ -393,7 +393,10 @@ def quarantine_rows(
 
     `frame` has `source_row_id`, `reasons` (text, or a list of failed expectation names, joined
     with `;`) and optionally `raw_row` (JSON text, or a mapping from which PII fields are
-    dropped). Re-quarantining a row in a rerun updates it rather than adding another.
+    dropped). Re-quarantining a row in a rerun updates it rather than adding another, and an
+    entry already closed stays closed: a rerun only meets its closed entries (`start_batch`
+    deletes the open ones), and those were closed because a newer extract of the row superseded
+    them or a replay loaded it. Reopening them would let an older night outvote a newer one.
     """
     if frame.empty:
         return 0
@@ -418,7 +421,6 @@ def quarantine_rows(
         set_={
             "reasons": statement.excluded.reasons,
             "raw_row": statement.excluded.raw_row,
-            "replayed_at": None,
         },
     )
     conn.execute(statement, records)
