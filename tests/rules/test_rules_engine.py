@@ -338,8 +338,12 @@ def test_sub_second_times_are_ordered_exactly(vc) -> None:
     assert updates.loc["B", "met_at"] == vc.instant("2026-03-05T10:00:00.750Z")
 
 
-def test_simultaneous_assessments_count_the_one_finding_need_first(vc) -> None:
+def test_simultaneous_assessments_count_the_first_by_event_id(vc) -> None:
+    # v2: of simultaneous events the first is the smaller event_id (byte order), whatever they say.
     rows = [vc.event("N1", "NEEDS_ASSESSMENT", "2026-03-03T10:00:00Z", victim_id="V1", in_need="false"),
             vc.event("N2", "NEEDS_ASSESSMENT", "2026-03-03T10:00:00Z", victim_id="V1", in_need="true")]
     for events in (rows, rows[::-1]):
+        assert vc.one(vc.obligations(events=events), rule="needs_referral")["status"] == "MET"
+    renamed = [{**rows[0], "event_id": "N3"}, rows[1]]  # now the one finding need is first
+    for events in (renamed, renamed[::-1]):
         assert vc.one(vc.obligations(events=events), rule="needs_referral")["status"] == "BREACHED"

@@ -1,13 +1,17 @@
 """The Victims Code rule sets as data: load `rulesets.toml` and check every key.
 
-How an obligation is met (the rule *kinds*) is code in `engine.py`; triggers, meeting events and
-deadlines are data, so a force can tighten a deadline without touching code. A bad file is a
-`RuleSetError` naming the file, rule set, rule and value, never a half-loaded rule set.
+How an obligation is met (the rule *kinds*) is code in `engine.py` and `agreed_update.py`;
+triggers, meeting events, deadlines, which rules the victim's opt-out waives, who owns them after
+charge, which compare the contact channel, and the words people read about each rule (its label,
+board-paper question, alert sentence and worksheet question) are data, so a force can change them
+without touching code. A bad file is a `RuleSetError` naming the file, rule set, rule and value,
+never a half-loaded rule set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,17 +24,22 @@ from vcpipeline.parsing import InputError
 
 DEFAULT_RULESETS = Path(__file__).with_name("rulesets.toml")
 
-RuleKind = Literal["first_event", "needs_referral"]
+RuleKind = Literal["first_event", "needs_referral", "periodic"]
 TriggerKind = Literal["crime_report", "events"]
-KINDS: tuple[str, ...] = ("first_event", "needs_referral")
+KINDS: tuple[str, ...] = ("first_event", "needs_referral", "periodic")
 TRIGGERS: tuple[str, ...] = ("crime_report", "events")
 UNITS: tuple[str, ...] = ("calendar_days", "working_days")
 
 _RULE_KEYS = frozenset({
     "kind", "trigger", "trigger_events", "first_trigger_only", "trigger_outcome_codes",
     "trigger_court_results", "met_by", "met_any_time", "referral_events",
-    "deadline", "enhanced_deadline", "unit",
+    "deadline", "enhanced_deadline", "unit", "waivable", "post_charge_owner", "compare_channel",
+    "ends_with", "label", "board_question", "alert_sentence", "alert_trigger", "worksheet_question",
 })
+_WORDS = ("label", "alert_sentence", "alert_trigger", "worksheet_question")
+_DEPARTMENT = re.compile(r"[A-Z][A-Z0-9_]*")
+_BOARD_QUESTION = re.compile(r"Q[1-9](/Q[1-9])*")
+AGREEMENT = "CONTACT_AGREED"  # the event whose interval_days sets a periodic rule's deadline
 _SET_KEYS = frozenset({"reported_from", "reported_until", "rules"})
 _TOP_KEYS = frozenset({"enhanced_offence_categories", "rulesets"})
 
@@ -53,9 +62,18 @@ class Rule:
     met_by: frozenset[str]
     met_any_time: bool
     referral_events: frozenset[str]
-    deadline: int
+    deadline: int                # periodic rules: 0, the agreement's interval_days decides
     enhanced_deadline: int
     unit: Literal["working_days", "calendar_days"]
+    waivable: bool = False       # WAIVED while the victim is opted out (RULES.md "Waived")
+    post_charge_owner: str | None = None  # owner of obligations triggered at/after the first charge
+    compare_channel: bool = False  # channel_as_agreed is reported (rules that keep the victim informed)
+    ends_with: str | None = None   # periodic: the rule whose first trigger ends the investigation
+    label: str = ""
+    board_question: str = ""
+    alert_sentence: str = ""     # what the team lead must do
+    alert_trigger: str = ""      # what starts the clock, when the trigger type is not known
+    worksheet_question: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,14 @@ class RuleSets:
     def rule_names(self) -> tuple[str, ...]:
         """Every rule name used by any rule set, sorted."""
         return tuple(sorted({r.name for s in self.sets for r in s.rules}))
+
+    def rule(self, name: str) -> Rule:
+        """The rule called `name` in the latest rule set that has it: its words for people."""
+        for ruleset in reversed(self.sets):
+            for rule in ruleset.rules:
+                if rule.name == name:
+                    return rule
+        raise KeyError(name)
 
 
 def load_rulesets(path: Path | None = None) -> RuleSets:
@@ -140,6 +166,11 @@ def _parse_set(name: str, body: Any, source: Path) -> RuleSet:
         raise RuleSetError(f"{where}: no [rulesets.{name!r}.rules.<rule>] tables")
     rules = tuple(_parse_rule(rule, rule_body, f"{where}, rule {rule!r}")
                   for rule, rule_body in sorted(rules_data.items()))
+    kinds = {rule.name: rule.kind for rule in rules}
+    for rule in rules:
+        if rule.ends_with is not None and kinds.get(rule.ends_with, "periodic") == "periodic":
+            raise RuleSetError(f"{where}, rule {rule.name!r}: ends_with {rule.ends_with!r} is not a "
+                               "non-periodic rule of this rule set")
     return RuleSet(name, bounds["reported_from"], bounds["reported_until"], rules)
 
 
@@ -163,6 +194,20 @@ def _parse_rule(name: str, body: Any, where: str) -> Rule:
         raise RuleSetError(f"{where}: kind = \"needs_referral\" needs referral_events")
     if kind != "needs_referral" and referral:
         raise RuleSetError(f"{where}: referral_events only applies to kind = \"needs_referral\"")
+    ends_with = body.get("ends_with")
+    if kind == "periodic":
+        if trigger != "events" or trigger_events != {AGREEMENT}:
+            raise RuleSetError(f"{where}: kind = \"periodic\" needs trigger = \"events\" and "
+                               f"trigger_events = [\"{AGREEMENT}\"] (its interval_days is the deadline)")
+        if unit != "calendar_days":
+            raise RuleSetError(f"{where}: kind = \"periodic\" counts calendar_days, not {unit}")
+        for key in ("deadline", "enhanced_deadline", "first_trigger_only", "met_any_time"):
+            if key in body:
+                raise RuleSetError(f"{where}: {key} does not apply to kind = \"periodic\"")
+        if not isinstance(ends_with, str) or not ends_with:
+            raise RuleSetError(f"{where}: kind = \"periodic\" needs ends_with (a rule name), not {ends_with!r}")
+    elif ends_with is not None:
+        raise RuleSetError(f"{where}: ends_with only applies to kind = \"periodic\"")
     codes = None
     if "trigger_outcome_codes" in body:
         raw = body["trigger_outcome_codes"]
@@ -181,8 +226,15 @@ def _parse_rule(name: str, body: Any, where: str) -> Rule:
         if "COURT_OUTCOME" not in trigger_events:
             raise RuleSetError(f"{where}: trigger_court_results needs COURT_OUTCOME in trigger_events")
         results = frozenset(listed)
-    deadline = _days(body, "deadline", where, required=True)
+    deadline = 0 if kind == "periodic" else _days(body, "deadline", where, required=True)
     enhanced = _days(body, "enhanced_deadline", where, required=False)
+    owner = body.get("post_charge_owner")
+    if owner is not None and (not isinstance(owner, str) or not _DEPARTMENT.fullmatch(owner)):
+        raise RuleSetError(f"{where}: post_charge_owner {owner!r} is not a department code (e.g. WITNESS_CARE)")
+    words = {key: _text(body, key, where) for key in _WORDS}
+    question = _text(body, "board_question", where)
+    if not _BOARD_QUESTION.fullmatch(question):
+        raise RuleSetError(f"{where}: board_question {question!r} is not a board-paper question (Q3, Q8/Q9)")
     return Rule(
         name=name, kind=kind, trigger=trigger, trigger_events=trigger_events,
         first_trigger_only=_flag(body, "first_trigger_only", where),
@@ -190,6 +242,9 @@ def _parse_rule(name: str, body: Any, where: str) -> Rule:
         met_by=met_by, met_any_time=_flag(body, "met_any_time", where),
         referral_events=referral, deadline=deadline,
         enhanced_deadline=deadline if enhanced is None else enhanced, unit=unit,
+        waivable=_flag(body, "waivable", where), post_charge_owner=owner,
+        compare_channel=_flag(body, "compare_channel", where), ends_with=ends_with,
+        board_question=question, **words,
     )
 
 
@@ -239,9 +294,16 @@ def _days(body: dict[str, Any], key: str, where: str, *, required: bool) -> int 
     value = body.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 366:
-        raise RuleSetError(f"{where}: {key} {value!r} is not a whole number of days 0-366")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 366:
+        raise RuleSetError(f"{where}: {key} {value!r} is not a whole number of days 1-366")
     return value
+
+
+def _text(body: dict[str, Any], key: str, where: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise RuleSetError(f"{where}: {key} must be a non-empty string, not {value!r}")
+    return value.strip()
 
 
 def _flag(body: dict[str, Any], key: str, where: str) -> bool:
