@@ -18,7 +18,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 OBLIGATION_COLUMNS: tuple[str, ...] = (
     "crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
-    "status", "enhanced", "rule_set",
+    "status", "enhanced", "rule_set", "owner", "met_channel", "channel_as_agreed",  # v2: last three
 )
 SAMPLE_COLUMNS: tuple[str, ...] = (
     "crime_ref", "stratum", "stratum_population", "stratum_sample_size",
@@ -40,6 +40,7 @@ EVENT_TYPES: frozenset[str] = frozenset({
     "VICTIM_UPDATE",
     "CRIME_FINALISED", "COURT_OUTCOME", "OUTCOME_COMMUNICATED",
     "VPS_OFFERED", "VPS_TAKEN", "VPS_DECLINED", "VPS_USED", "VPS_USE_COMMUNICATED",
+    "CONTACT_AGREED", "OPTED_OUT", "OPTED_IN",  # version 2: the victim's choices
 })
 
 DEPARTMENTS: tuple[str, ...] = (
@@ -52,4 +53,4 @@ COURT_RESULTS: frozenset[str] = frozenset({
     "SENTENCED", "ACQUITTED", "DISCONTINUED", "ADJOURNED", "REMANDED", "COMMITTED_TO_CROWN_COURT",
 })
 CHANNELS: frozenset[str] = frozenset({"letter", "email", "sms", "phone", "visit"})
-STATUSES: tuple[str, ...] = ("MET", "MET_LATE", "BREACHED", "PENDING")
+STATUSES: tuple[str, ...] = ("MET", "MET_LATE", "BREACHED", "PENDING", "WAIVED")

@@ -15,7 +15,8 @@ from vcpipeline.rules.engine import evaluate, sort_obligations
 from vcpipeline.rules.prepare import Prepared, prepare
 from vcpipeline.rules.ruleset import load_rulesets
 
-EXAMPLES = Path(__file__).with_name("examples")
+# RULES.md's worked examples, read where the shared contract keeps them (never copied here).
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "domain" / "examples"
 
 CRIME_DEFAULTS = {"crime_ref": "C1", "reported_at": "2026-03-02T09:30:00Z", "department": "IIT",
                   "offence_category": "theft", "domestic_abuse": "false", "hate_crime": "false"}
