@@ -16,6 +16,8 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "event_id", "crime_ref", "victim_id", "event_type", "occurred_at",
     "in_need", "outcome_code", "court_result", "channel",
 )
+# Optional since version 2 (an absent column reads as empty).
+OPTIONAL_EVENT_COLUMNS: tuple[str, ...] = ("interval_days",)
 OBLIGATION_COLUMNS: tuple[str, ...] = (
     "crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
     "status", "enhanced", "rule_set", "owner", "met_channel", "channel_as_agreed",  # v2: last three

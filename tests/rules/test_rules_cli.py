@@ -87,7 +87,8 @@ def test_header_only_files_give_a_header_only_obligations_csv(write_folder, tmp_
         path.write_text(path.read_text().splitlines()[0] + "\n")
     code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
     assert code == 0
-    assert out == "crime_ref,victim_id,rule,trigger_event_id,trigger_at,due_at,met_at,status,enhanced,rule_set\n"
+    assert out == ("crime_ref,victim_id,rule,trigger_event_id,trigger_at,due_at,met_at,status,enhanced,rule_set,"
+                   "owner,met_channel,channel_as_agreed\n")
     assert "0 obligations" in err
 
 
@@ -160,3 +161,55 @@ def test_out_may_be_a_device(write_folder, capsys) -> None:
     code, out, err = run(capsys, "--input", str(write_folder()), "--as-of", "2026-03-31T12:00:00Z",
                          "--out", "/dev/null")
     assert code == 0 and out == "" and "obligations" in err
+
+
+def test_a_ragged_row_is_quarantined_and_the_run_goes_on(vc, write_folder, tmp_path, capsys) -> None:
+    folder = write_folder(events=[vc.event("E1", "WRITTEN_ACKNOWLEDGEMENT", "2026-03-03T10:00:00Z")])
+    with (folder / "events.csv").open("a") as events:
+        events.write("E2,C1,,VICTIM_UPDATE,2026-03-04T10:00:00Z,,,,phone,14,extra\n")
+    quarantine = tmp_path / "q.csv"
+    code, out, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z",
+                         "--quarantine", str(quarantine))
+    assert code == 0 and "acknowledgement,,2026-03-02T09:30:00Z,2026-03-10T00:00:00Z,2026-03-03T10:00:00Z,MET" in out
+    q = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
+    assert list(q[["file", "row_number", "event_id", "reason"]].itertuples(index=False, name=None)) == [
+        ("events.csv", "2", "E2", "ragged row: 11 fields, the header has 9")]
+    assert "quarantined 1;" in err
+
+
+def test_quarantine_file_has_the_contract_columns_interval_days_included(vc, write_folder, tmp_path, capsys) -> None:
+    folder = write_folder(events=[vc.event("E1", "CONTACT_AGREED", "2026-03-03T10:00:00Z", interval_days="7.0")])
+    quarantine = tmp_path / "q.csv"
+    code, _, _ = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z", "--quarantine", str(quarantine))
+    assert code == 0
+    assert quarantine.read_text().splitlines() == [
+        "file,row_number,crime_ref,reported_at,department,offence_category,domestic_abuse,hate_crime,victim_id,"
+        "age_at_report,vulnerable,intimidated,persistently_targeted,event_id,event_type,occurred_at,in_need,"
+        "outcome_code,court_result,channel,interval_days,reason",
+        "events.csv,1,C1,,,,,,,,,,,E1,CONTACT_AGREED,2026-03-03T10:00:00Z,,,,,7.0,interval_days not a whole number 0-366"]
+
+
+def test_summary_line_counts_rows_read_quarantined_replaced_after_as_of_and_obligations_by_status(
+        vc, write_folder, capsys) -> None:
+    folder = write_folder(
+        crimes=[vc.crime(), vc.crime(crime_ref="C2", reported_at="2026-04-01T00:00:00Z")],
+        victims=[vc.victim(), vc.victim(crime_ref="C2")],
+        events=[vc.event("E1", "OPTED_OUT", "2026-03-02T09:30:00Z", victim_id="V1"),
+                vc.event("E2", "SUSPECT_ARRESTED", "2026-03-03T10:00:00Z"),
+                vc.event("E2", "SUSPECT_ARRESTED", "2026-03-03T11:00:00Z"),
+                vc.event("E3", "MYSTERY", "2026-03-03T10:00:00Z"),
+                vc.event("E4", "VICTIM_UPDATE", "2026-04-03T10:00:00Z")])
+    code, _, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
+    assert code == 0 and err.count("\n") == 1
+    assert err.startswith("vcp sla: read 2 crimes, 2 victims, 5 events; quarantined 1; replaced by a later row 1; "
+                          "after the as-of instant 3 (1 crimes, 1 victims, 1 events); 3 obligations (")
+    assert "WAIVED" in err and "BREACHED" in err
+
+
+def test_input_files_with_a_byte_order_mark_are_read(vc, write_folder, capsys) -> None:
+    folder = write_folder()
+    for name in ("crimes", "victims", "events"):
+        path = folder / f"{name}.csv"
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code, out, _ = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
+    assert code == 0 and "C1,V1,acknowledgement," in out

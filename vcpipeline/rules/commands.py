@@ -119,11 +119,15 @@ def _stage(option: str, target: Path) -> Path:
 
 
 def summary_line(counts: dict[str, int], obligations) -> str:
-    """One line of counts for stderr and logs (no identifiers, no personal data)."""
+    """One line of counts for stderr and logs (no identifiers, no personal data): rows read per file,
+    quarantined, replaced by a later row, left out as after the as-of instant, obligations by status."""
     from vcpipeline.canonical import STATUSES
 
-    read = ", ".join(f"{counts[f'{n}_read']} {n}" for n in ("crimes", "victims", "events"))
-    statuses = obligations["status"].value_counts()
+    files = ("crimes", "victims", "events")
+    read = ", ".join(f"{counts[f'{n}_read']} {n}" for n in files)
+    after = ", ".join(f"{counts[f'{n}_after_as_of']} {n}" for n in files)
+    statuses = obligations["status"].astype("string").value_counts()
     by_status = ", ".join(f"{int(statuses.get(s, 0))} {s}" for s in STATUSES)
-    return (f"read {read}; quarantined {counts['quarantined']}, superseded {counts['superseded']}; "
+    return (f"read {read}; quarantined {counts['quarantined']}; replaced by a later row "
+            f"{counts['superseded']}; after the as-of instant {counts['after_as_of']} ({after}); "
             f"{len(obligations)} obligations ({by_status})")
