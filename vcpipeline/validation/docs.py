@@ -48,6 +48,7 @@ footer, #ge-cta-footer, .ge-cta { display: none; }
 /* GX's status icons came from Font Awesome's CDN: the same meaning as characters. */
 .fa-check-circle::before { content: "\\2713"; } .fa-times::before { content: "\\2717"; }
 .fa-exclamation-triangle::before { content: "\\26A0"; }
+button[onclick] { display: none; } /* the table filters' buttons: their script is gone */
 """
 
 
