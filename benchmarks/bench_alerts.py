@@ -26,8 +26,8 @@ import pandas as pd
 
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.deliver import deliver, smtp_sender
-from vcpipeline.alerts.log import read_already_alerted
 from vcpipeline.alerts.reference import synthetic_team_reference
+from vcpipeline.alerts.store import read_already_alerted
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.canonical import DEPARTMENTS
 from vcpipeline.orchestration.mailsink import MailSink

@@ -54,7 +54,6 @@ KNOWN_LONG: dict[str, str] = {
     "vcpipeline.ingest.run": "validation, typing, batch bookkeeping and the runner in one module",
     "vcpipeline.rules.store": "incremental evaluation and generic bulk database I/O in one module",
     "vcpipeline.rules.engine": "the rule engine and its instant arithmetic in one module",
-    "vcpipeline.alerts.compose": "selection, routing, rates, wording and rendering in one module",
     "vcpipeline.warehouse.schema": "every table of the warehouse in one module",
     "vcpipeline.warehouse.load": "the loaders and the bulk writers in one module",
     "vcpipeline.validation.validate": "the validation rules and their bookkeeping in one module",

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from vcpipeline.alerts.log import read_sent_messages
 from vcpipeline.alerts.reference import store_team_leads
+from vcpipeline.alerts.store import read_sent_messages
 
 from .conftest import AS_OF, TEAMS, night_one, store_night
 

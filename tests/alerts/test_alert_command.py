@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from vcpipeline.alerts.log import read_sent_messages
+from vcpipeline.alerts.store import read_sent_messages
 from vcpipeline.cli import main
 from vcpipeline.orchestration.mailsink import read_message
 

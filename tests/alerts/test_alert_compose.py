@@ -5,16 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vcpipeline.alerts.compose import (
-    AT_RISK,
-    BREACH,
-    allowed_columns,
-    compose_team_alerts,
-    route_to_leads,
-    routing_counts,
-    rule_descriptions,
-    team_display_name,
-)
+from vcpipeline.alerts.compose import compose_team_alerts
+from vcpipeline.alerts.messages import AT_RISK, BREACH
+from vcpipeline.alerts.selection import allowed_columns, route_to_leads, routing_counts
+from vcpipeline.alerts.wording import deadline_table, rule_descriptions, team_display_name
+from vcpipeline.rules.ruleset import load_rulesets
 
 from .conftest import AS_OF, NEXT_NIGHT, TEAMS, night_one, no_log, obligation
 
@@ -162,7 +157,7 @@ def test_counts_by_rule_cover_breaches_and_due_soon():
 ])
 def test_rule_in_plain_english_takes_its_deadline_from_the_rule_set(rule_set, rule, enhanced, expected):
     items = pd.DataFrame({"rule": [rule], "rule_set": [rule_set], "enhanced": [enhanced]})
-    assert rule_descriptions(items).tolist() == [expected]
+    assert rule_descriptions(items, deadline_table(load_rulesets())).tolist() == [expected]
 
 
 def test_team_names_read_as_the_force_says_them():
@@ -208,3 +203,34 @@ def test_columns_outside_the_allow_list_never_reach_a_message():
 def test_missing_obligation_columns_are_a_clear_error():
     with pytest.raises(ValueError, match="officer_collar"):
         compose_team_alerts(night_one().drop(columns=["officer_collar"]), TEAMS, no_log(), AS_OF)
+
+
+def test_team_rates_are_the_compliance_rate_of_obligations_whose_due_date_has_passed():
+    """Met late and breached count as decided, pending never does; a month with nothing decided
+    reads 'no obligations due'."""
+    from vcpipeline.alerts.selection import compliance_rates
+
+    night = pd.DataFrame([
+        obligation("CR-1", "acknowledgement", "MET", "2026-04-01", met_at="2026-03-31T09:00:00Z"),
+        obligation("CR-2", "acknowledgement", "MET_LATE", "2026-04-01", met_at="2026-04-01T23:30:00Z"),
+        obligation("CR-3", "acknowledgement", "BREACHED", "2026-04-01"),
+        obligation("CR-4", "acknowledgement", "PENDING", "2026-04-02"),
+        obligation("CR-5", "acknowledgement", "MET", "2026-04-06", met_at="2026-04-01T09:00:00Z"),
+    ])
+    rates = compliance_rates(route_to_leads(allowed_columns(night), TEAMS), AS_OF)[("FORCE_RESPONSE", "RESP-B3")]
+    assert (rates["this_met"], rates["this_due"]) == (1, 3)
+    assert rates["this_rate"] == pytest.approx(1 / 3)
+    assert (rates["last_due"], rates["last_met"]) == (0, 0) and rates["last_rate"] != rates["last_rate"]
+    alert = compose_team_alerts(night, TEAMS, no_log(), AS_OF)[0]
+    assert "April 2026 (so far): 33.3% (1 of 3 met on time)" in alert.text
+    assert "March 2026: no obligations due" in alert.text
+
+
+def test_a_rate_on_a_half_is_rounded_once_from_the_counts():
+    """23 of 80 is exactly 28.75 %: printed as 28.8 %, as it always was (100 × 0.2875 as a float
+    would print 28.7 %)."""
+    from vcpipeline.alerts.wording import percent
+    from vcpipeline.rules.summaries import compliance_rate
+
+    assert percent(float(compliance_rate(23, 57, 0)), 23, 80) == "28.8% (23 of 80 met on time)"
+    assert percent(float(compliance_rate(0, 0, 0)), 0, 0) == "no obligations due"

@@ -11,8 +11,12 @@ import sqlalchemy as sa
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.deliver import DeliveryError, deliver, smtp_sender
 from vcpipeline.alerts.digest import compose_data_engineering_digest
-from vcpipeline.alerts.log import read_already_alerted, read_sent_messages
-from vcpipeline.alerts.run import read_obligations_for_alerts, run_alerts
+from vcpipeline.alerts.run import run_alerts
+from vcpipeline.alerts.store import (
+    read_already_alerted,
+    read_obligations_for_alerts,
+    read_sent_messages,
+)
 from vcpipeline.orchestration.mailsink import message_text
 from vcpipeline.warehouse.schema import alert_log
 

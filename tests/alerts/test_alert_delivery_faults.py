@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from vcpipeline.alerts.compose import build_email, compose_team_alerts
+from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.deliver import DeliveryError, deliver, smtp_sender
-from vcpipeline.alerts.log import read_already_alerted, read_sent_messages
+from vcpipeline.alerts.messages import build_email
+from vcpipeline.alerts.store import read_already_alerted, read_sent_messages
 
 from .conftest import AS_OF, TEAMS, night_one, obligation, store_night
 
@@ -34,7 +35,7 @@ def silent_smtp() -> Iterator[tuple[str, int]]:
 
 
 def _alerts(engine, teams: pd.DataFrame, all_clear: bool = False):
-    from vcpipeline.alerts.run import read_obligations_for_alerts
+    from vcpipeline.alerts.store import read_obligations_for_alerts
 
     with engine.connect() as conn:
         stored = read_obligations_for_alerts(conn, AS_OF)

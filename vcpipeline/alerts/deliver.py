@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from vcpipeline.alerts import log
-from vcpipeline.alerts.compose import (
+from vcpipeline.alerts import store
+from vcpipeline.alerts.messages import (
     AS_OF_HEADER,
     DEFAULT_SENDER,
     KEY_HEADER,
@@ -139,7 +139,7 @@ def deliver(
     alerts = list(alerts)
     keys = [_message_key(alert) for alert in alerts]
     with engine.connect() as conn:
-        done = log.sent_message_keys(conn, keys)
+        done = store.sent_message_keys(conn, keys)
     report = DeliveryReport()
     give_up_at = clock() + deadline
     timeouts = 0
@@ -171,7 +171,7 @@ def deliver(
             continue
         timeouts = 0
         with engine.begin() as conn:
-            log.record_sent(
+            store.record_sent(
                 conn, message_key=key, kind=item.kind, department=item.department,
                 team=item.team, recipient=str(item.message["To"]), subject=str(item.message["Subject"]),
                 as_of=item.as_of, items=item.items, sent_at=datetime.now(UTC),

@@ -2,7 +2,7 @@
 
 Sent when a source's batch failed (a GX batch-level failure, or the load), a source delivered
 nothing, a source's quarantine rate is above the threshold, or crimes could not be routed to any
-team lead. Pure, like `compose`: it names sources, counts and expectation names, never rows.
+team lead. Pure, like `compose` (templates are handed in or the packaged ones, read once): it names sources, counts and expectation names, never rows.
 """
 
 from __future__ import annotations
@@ -13,13 +13,9 @@ from email.message import EmailMessage
 import numpy as np
 import pandas as pd
 
-from vcpipeline.alerts.compose import (
-    DEFAULT_SENDER,
-    build_email,
-    local_day_label,
-    render_template,
-    utc_instant,
-)
+from vcpipeline.alerts.messages import DEFAULT_SENDER, build_email, utc_instant
+from vcpipeline.alerts.render import Templates, packaged_templates
+from vcpipeline.alerts.wording import local_day_label
 from vcpipeline.calendar import local_dates
 
 DEFAULT_QUARANTINE_THRESHOLD = 0.02
@@ -43,6 +39,7 @@ def compose_data_engineering_digest(
     expected_sources: Iterable[str] = (),
     unrouted_crimes: int = 0,
     sender: str = DEFAULT_SENDER,
+    templates: Templates | None = None,
 ) -> EmailMessage | None:
     """The night's digest for `recipient`, or None when there is nothing to report.
 
@@ -55,6 +52,7 @@ def compose_data_engineering_digest(
     problems = _problems(rows, threshold, expected_sources, unrouted_crimes)
     if not problems:
         return None
+    templates = templates or packaged_templates()
     as_of = utc_instant(as_of)
     today = local_dates(pd.DatetimeIndex([as_of]))[0]
     context = {
@@ -70,8 +68,8 @@ def compose_data_engineering_digest(
     subject = f"Victims Code pipeline: {len(problems)} data {noun} in the night to {context['as_of_date']}"
     return build_email(
         recipient, subject,
-        render_template("data_engineering_digest.txt.j2", context),
-        render_template("data_engineering_digest.html.j2", context),
+        templates.render("data_engineering_digest.txt.j2", context),
+        templates.render("data_engineering_digest.html.j2", context),
         digest_message_key(as_of), as_of, sender,
     )
 

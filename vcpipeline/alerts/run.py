@@ -10,22 +10,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vcpipeline.alerts.compose import (
-    BREACH_LOOKBACK,
-    DEFAULT_SENDER,
-    KEY_HEADER,
-    TeamAlert,
-    allowed_columns,
-    compose_team_alerts,
-    route_to_leads,
-    routing_counts,
-    utc_instant,
-)
+from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.deliver import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
@@ -35,53 +23,17 @@ from vcpipeline.alerts.deliver import (
     eml_writer,
 )
 from vcpipeline.alerts.digest import DEFAULT_QUARANTINE_THRESHOLD, compose_data_engineering_digest
-from vcpipeline.alerts.log import read_already_alerted
+from vcpipeline.alerts.messages import DEFAULT_SENDER, KEY_HEADER, TeamAlert, utc_instant
 from vcpipeline.alerts.reference import read_team_leads, read_team_reference, store_team_leads
-from vcpipeline.calendar import local_dates, start_of_local_day
+from vcpipeline.alerts.render import packaged_deadlines, packaged_templates
+from vcpipeline.alerts.selection import allowed_columns, route_to_leads, routing_counts
+from vcpipeline.alerts.store import (
+    alert_window,
+    read_already_alerted,
+    read_night_batches,
+    read_obligations_for_alerts,
+)
 from vcpipeline.parsing import InputError
-from vcpipeline.warehouse.frames import read_frame
-from vcpipeline.warehouse.schema import load_batches
-
-# At-risk obligations fall due within a few days (Easter: Thursday to Tuesday); read a margin.
-_AHEAD = pd.Timedelta(days=14)
-
-_OBLIGATIONS_SQL = """
-SELECT o.crime_ref, o.victim_id, o.rule, o.trigger_event_id, o.trigger_at, o.due_at, o.met_at,
-       o.status, o.enhanced, o.rule_set, o.department, c.team, c.officer_collar,
-       e.event_type AS trigger_event_type
-FROM obligations o
-JOIN crimes c ON c.crime_ref = o.crime_ref
-LEFT JOIN case_events e ON e.event_id = o.trigger_event_id
-WHERE o.due_at >= :due_from AND o.due_at < :due_until
-"""
-
-
-def alert_window(as_of: pd.Timestamp) -> tuple[datetime, datetime]:
-    """The due instants alerts look at: from the start of last month (local; for the compliance
-    rates) or the breach lookback, whichever is earlier, to a fortnight ahead (at-risk)."""
-    as_of = utc_instant(as_of)
-    month = local_dates(pd.DatetimeIndex([as_of])).astype("datetime64[M]")
-    last_month = start_of_local_day((month - np.timedelta64(1, "M")).astype("datetime64[D]"))[0]
-    due_from = min(last_month, as_of - BREACH_LOOKBACK)
-    return due_from.to_pydatetime(), (as_of + _AHEAD).to_pydatetime()
-
-
-def read_obligations_for_alerts(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The stored obligations due in `alert_window`, with each crime's team and officer's collar
-    number (from `crimes`) and the trigger's event type (from `case_events`)."""
-    if not sa.inspect(conn).has_table("obligations"):
-        raise InputError("the warehouse has no obligations table: evaluate the obligations first")
-    due_from, due_until = alert_window(as_of)
-    return read_frame(conn, _OBLIGATIONS_SQL, {"due_from": due_from, "due_until": due_until})
-
-
-def read_night_batches(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The load batches of the night that ends at `as_of` (their interval ends there)."""
-    select = sa.select(
-        load_batches.c.source_system, load_batches.c.status, load_batches.c.rows_extracted,
-        load_batches.c.rows_loaded, load_batches.c.rows_quarantined,
-    ).where(load_batches.c.interval_end == utc_instant(as_of).to_pydatetime())
-    return read_frame(conn, select)
 
 
 def run_alerts(
@@ -120,14 +72,16 @@ def run_alerts(
         batches = read_night_batches(conn, as_of) if data_engineering_email else None
     if teams.empty:
         raise InputError("no team reference data: load it with `vcp alerts --teams FILE`")
-    alerts = compose_team_alerts(obligations, teams, already, as_of, all_clear)
+    templates = packaged_templates()
+    alerts = compose_team_alerts(obligations, teams, already, as_of, all_clear,
+                                 templates=templates, deadlines=packaged_deadlines())
     routing = routing_counts(route_to_leads(allowed_columns(obligations), teams))
     messages: list[TeamAlert | EmailMessage] = list(alerts)
     if data_engineering_email and batches is not None:
         digest = compose_data_engineering_digest(
             batches, None, quarantine_threshold, data_docs_url, recipient=data_engineering_email,
             as_of=as_of, expected_sources=expected_sources, unrouted_crimes=routing["none"],
-            sender=sender,
+            sender=sender, templates=templates,
         )
         if digest is not None:
             messages.append(digest)

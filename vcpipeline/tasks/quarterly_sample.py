@@ -177,7 +177,7 @@ def reviewers_email(sample: dict[str, Any], worksheets: Sequence[Path], *, recip
 
     import pandas as pd
 
-    from vcpipeline.alerts.compose import build_email
+    from vcpipeline.alerts.messages import build_email
     from vcpipeline.sampling.selection import quarter_bounds
 
     sample_id = sample["sample_id"]

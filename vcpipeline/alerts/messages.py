@@ -1,0 +1,96 @@
+"""What an alert e-mail is: the columns it may use, its log key, its headers, and the MIME message.
+
+Pure: no warehouse, no SMTP, no templates. `compose` fills a `TeamAlert`; `deliver` sends it and
+`store` logs the items it covers.
+
+Privacy: messages are built from `ALERT_COLUMNS` only (crime references, pseudonymous victim
+ids, rules, dates, team codes, collar numbers). Any other column of the input, whatever it
+holds, is dropped before anything is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import numpy as np
+import pandas as pd
+
+from vcpipeline.calendar import local_dates
+from vcpipeline.textsafety import header_safe
+
+# The obligation columns an alert may use: the allow-list that keeps victims' details out.
+ALERT_COLUMNS: tuple[str, ...] = (
+    "crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
+    "status", "enhanced", "rule_set", "department", "team", "officer_collar",
+)
+OPTIONAL_ALERT_COLUMNS: tuple[str, ...] = ("trigger_event_type",)  # names the trigger in plain words
+LOG_KEY: tuple[str, ...] = ("crime_ref", "victim_id", "rule", "trigger_event_id")
+# What the alert log remembers of each alerted item (and what `already_alerted` must have).
+LOG_ITEM_COLUMNS: tuple[str, ...] = ("kind", *LOG_KEY, "risk_due_date", "due_at", "status")
+BREACH, AT_RISK = "breach", "at_risk"
+DEFAULT_SENDER = "Victims Code alerts <victims-code-alerts@force.example>"
+DEFAULT_TEAM = ""  # the `team` of a department's default lead
+KEY_HEADER = "X-VCP-Message-Key"
+AS_OF_HEADER = "X-VCP-As-Of"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class TeamAlert:
+    """One team's morning e-mail and the alert-log items it covers (LOG_ITEM_COLUMNS)."""
+
+    team: str                # source-system team code; '' for a department's crimes without one
+    department: str
+    team_name: str
+    recipient: str
+    lead_name: str
+    subject: str
+    text: str
+    html: str
+    message_key: str         # team + the as-of's local date: one e-mail per team per night
+    as_of: pd.Timestamp
+    new_breaches: int
+    at_risk: int
+    unknown_team_crimes: int  # crimes listed here only because their team is unknown
+    items: pd.DataFrame = field(repr=False)
+
+    def email(self, sender: str = DEFAULT_SENDER) -> EmailMessage:
+        """The MIME message: plain text plus an HTML alternative, with a stable Message-ID."""
+        return build_email(self.recipient, self.subject, self.text, self.html, self.message_key,
+                           self.as_of, sender)
+
+
+def build_email(recipient: str, subject: str, text: str, html: str, message_key: str,
+                as_of: pd.Timestamp, sender: str = DEFAULT_SENDER) -> EmailMessage:
+    """A multipart/alternative e-mail whose Message-ID derives from `message_key`.
+
+    KEY_HEADER and AS_OF_HEADER let delivery deduplicate and log any message, digest included.
+    Every header value goes through `header_safe`: a team name or address from a source with a
+    line break in it neither adds a header nor stops the message being built.
+    """
+    message = EmailMessage()
+    message["Subject"] = header_safe(subject)
+    message["From"] = header_safe(sender)
+    message["To"] = header_safe(recipient)
+    message["Message-ID"] = f"<{_UNSAFE.sub('.', message_key).strip('.')}@victims-code.vcp>"
+    message[KEY_HEADER] = header_safe(message_key)
+    message[AS_OF_HEADER] = utc_instant(as_of).isoformat()
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def message_key(department: str, team: str, as_of: pd.Timestamp) -> str:
+    """`RESP-B3/2026-04-02`: the team (or `FORCE_RESPONSE:no-team`) and the as-of's local date."""
+    day = np.datetime_as_string(local_dates(pd.DatetimeIndex([utc_instant(as_of)]))[0], unit="D")
+    return f"{team if team != DEFAULT_TEAM else department + ':no-team'}/{day}"
+
+
+def utc_instant(instant: pd.Timestamp | str) -> pd.Timestamp:
+    """The instant in UTC; a naive value is refused (an as-of must say which clock)."""
+    stamp = pd.Timestamp(instant)
+    if stamp.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    return stamp.tz_convert("UTC")
