@@ -16,8 +16,10 @@ BASE = pd.Timestamp("2021-03-24T08:00:00Z")  # a week before the 2020 Code, and 
 TYPES = ["WRITTEN_ACKNOWLEDGEMENT", "NEEDS_ASSESSMENT", "SUPPORT_REFERRAL", "REFERRAL_DECLINED",
          "SUSPECT_ARRESTED", "SUSPECT_CHARGED", "SUSPECT_RELEASED_UNDER_INVESTIGATION", "VICTIM_UPDATE",
          "CRIME_FINALISED", "COURT_OUTCOME", "OUTCOME_COMMUNICATED", "VPS_OFFERED", "VPS_USED",
-         "VPS_USE_COMMUNICATED"]
-# Events that only ever meet obligations (never trigger one, never decide need).
+         "VPS_USE_COMMUNICATED", "CONTACT_AGREED", "CONTACT_AGREED", "OPTED_OUT", "OPTED_IN"]
+CHOICES = ["CONTACT_AGREED", "OPTED_OUT", "OPTED_IN"]
+# Events that meet obligations and never decide need nor end anything (an update also anchors
+# an agreed update: that only adds obligations).
 MEETING_ONLY = ["WRITTEN_ACKNOWLEDGEMENT", "SUPPORT_REFERRAL", "REFERRAL_DECLINED", "VICTIM_UPDATE",
                 "OUTCOME_COMMUNICATED", "VPS_OFFERED", "VPS_TAKEN", "VPS_DECLINED", "VPS_USE_COMMUNICATED"]
 RULESETS = load_rulesets()
@@ -30,7 +32,7 @@ def at(hours: int) -> str:
 
 @st.composite
 def event_rows(draw, crimes: list[dict], victims: list[dict], prefix: str = "E",
-               types: list[str] = TYPES, size: int = 10) -> list[dict]:
+               types: list[str] = TYPES, size: int = 10, after_hours: int | None = None) -> list[dict]:
     rows = []
     for i in range(draw(st.integers(0, size))):
         crime = draw(st.sampled_from(crimes))
@@ -39,11 +41,13 @@ def event_rows(draw, crimes: list[dict], victims: list[dict], prefix: str = "E",
             "event_id": f"{prefix}{i}", "crime_ref": crime["crime_ref"],
             "victim_id": draw(st.sampled_from(["", *own])),
             "event_type": draw(st.sampled_from(types)),
-            "occurred_at": at(crime["_hours"] + draw(st.integers(0, 24 * 16))),
+            "occurred_at": at(max(crime["_hours"], after_hours if after_hours is not None else -1)
+                              + draw(st.integers(0 if after_hours is None else 1, 24 * 16))),
             "in_need": draw(st.sampled_from(["true", "false"])),
             "outcome_code": str(draw(st.integers(0, 22))),
             "court_result": draw(st.sampled_from(["SENTENCED", "ADJOURNED", "ACQUITTED"])),
-            "channel": "",
+            "channel": draw(st.sampled_from(["", "phone", "email", " Phone"])),
+            "interval_days": draw(st.sampled_from(["", "0", "2", "7"])),
         })
     return rows
 
@@ -69,7 +73,7 @@ def frames(crimes: list[dict], victims: list[dict], events: list[dict]) -> dict[
         return pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=list(columns), dtype="string")
 
     return {"crimes": frame(crimes, CRIME_COLUMNS), "victims": frame(victims, VICTIM_COLUMNS),
-            "events": frame(events, EVENT_COLUMNS)}
+            "events": frame(events, (*EVENT_COLUMNS, "interval_days"))}
 
 
 def typed(crimes: list[dict], victims: list[dict], events: list[dict]):
@@ -93,6 +97,9 @@ def typed(crimes: list[dict], victims: list[dict], events: list[dict]):
         [], dtype="datetime64[us, UTC]")
     event_frame["in_need"] = pd.array([r["in_need"] == "true" for r in events], dtype="boolean")
     event_frame["outcome_code"] = pd.array([int(r["outcome_code"]) for r in events], dtype="Int64")
+    event_frame["channel"] = pd.Series([r["channel"].strip().lower() for r in events], dtype="string")
+    event_frame["interval_days"] = pd.array([int(r["interval_days"]) if r["interval_days"] else None
+                                             for r in events], dtype="Int64")
     return crime_frame, victim_frame, event_frame
 
 
@@ -151,3 +158,43 @@ def test_input_row_order_does_not_matter(force, hours, random) -> None:
     original = evaluate(ready.crimes, ready.victims, ready.events, as_of, RULESETS)
     reordered = evaluate(ready_shuffled.crimes, ready_shuffled.victims, ready_shuffled.events, as_of, RULESETS)
     assert obligations_csv_bytes(original) == obligations_csv_bytes(reordered)
+
+
+KEY = ["crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at"]
+
+
+@st.composite
+def opt_out(draw, crimes: list[dict], victims: list[dict]) -> dict:
+    """One OPTED_OUT for a victim (or, blank, every victim of a crime) at some hour."""
+    row = draw(event_rows(crimes, victims, prefix="O", types=["OPTED_OUT"], size=1).filter(len))[0]
+    return row
+
+
+@SETTINGS
+@given(st.data(), forces(), as_of_hours)
+def test_a_waived_obligation_never_becomes_breached_by_adding_events_after_the_opt_out(data, force, hours) -> None:
+    crimes, victims, events = force
+    out = data.draw(opt_out(crimes, victims))
+    out_hours = int((pd.Timestamp(out["occurred_at"]) - BASE) / pd.Timedelta(hours=1))
+    later = data.draw(event_rows(crimes, victims, prefix="X", size=4, after_hours=out_hours))
+    as_of = BASE + pd.Timedelta(hours=hours)
+    before = run(crimes, victims, [*events, out], as_of).set_index(KEY)
+    after = run(crimes, victims, [*events, out, *later], as_of).set_index(KEY)
+    waived = before.index[before["status"] == "WAIVED"]
+    still = waived[waived.isin(after.index)]
+    assert not (after.loc[still, "status"] == "BREACHED").any()
+
+
+@SETTINGS
+@given(st.data(), forces(), as_of_hours)
+def test_adding_an_opt_out_can_only_turn_obligations_into_waived(data, force, hours) -> None:
+    crimes, victims, events = force
+    out = data.draw(opt_out(crimes, victims))
+    as_of = BASE + pd.Timedelta(hours=hours)
+    before = run(crimes, victims, events, as_of).set_index(KEY)
+    after = run(crimes, victims, [*events, out], as_of).set_index(KEY)
+    assert before.index.sort_values().equals(after.index.sort_values())
+    after = after.loc[before.index]
+    changed = (after["status"] != before["status"]).to_numpy()
+    assert (after["status"].to_numpy()[changed] == "WAIVED").all()
+    pd.testing.assert_series_equal(after["met_at"], before["met_at"])

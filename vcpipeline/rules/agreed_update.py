@@ -27,6 +27,10 @@ def agreed_update_obligations(rule: Rule, block: Stream, in_force: np.ndarray, c
     positions of the triggers of the rule that ends the investigation (`ends_with`).
     """
     n = block.size
+    if not (counted & (block.interval > 0)).any():  # no periodic agreement: no anchor at all
+        empty = np.zeros(0, np.int64)
+        return {"trigger": empty, "met": empty, "met_position": empty, "due": empty,
+                "superseded": np.zeros(0, bool)}
     updates = kinds(rule.met_by)[block.kind]
     k_in_force = np.where(in_force >= 0, block.interval[np.maximum(in_force, 0)], 0)
     agreed_at = block.time[np.maximum(in_force, 0)]

@@ -28,7 +28,10 @@ def agreement_in_force(stream: Stream) -> np.ndarray:
     The latest agreement at or before the instant; of several at one instant the last by
     event_id, which is the last in stream order.
     """
-    latest = last_position(stream.kind == AGREED)[stream.tie_end]
+    agreements = stream.kind == AGREED
+    if not agreements.any():  # most forces, most nights: nothing to scan
+        return np.full(stream.size, -1, np.int64)
+    latest = last_position(agreements)[stream.tie_end]
     return np.where(latest >= stream.victim_start, latest, -1)
 
 
@@ -50,6 +53,8 @@ def opted_out_from(stream: Stream) -> np.ndarray:
     if n == 0:
         return np.zeros(0, np.int64)
     choice = (stream.kind == OPTED_OUT) | (stream.kind == OPTED_IN)
+    if not choice.any():
+        return np.full(n, NEVER, np.int64)
     latest = last_position(choice)[stream.tie_end]
     decided = latest >= stream.victim_start
     out_now = decided & (stream.kind[np.maximum(latest, 0)] == OPTED_OUT)
