@@ -245,3 +245,24 @@ def test_a_blob_in_a_text_column_quarantines_its_row_and_the_rest_load(configs, 
     assert result.rows_extracted == total == result.rows_loaded + result.rows_quarantined
     assert result.reasons["binary_value(crime_number)"] == 1
     assert result.source_rows == {"contacts": total}
+
+
+def test_a_name_shifted_into_an_identifier_column_reaches_neither_data_docs_nor_the_warehouse(
+    configs, engine, tmp_path
+):
+    """A deleted field and an extra one keep the field count: only the value shapes can tell."""
+    config = {c.name: c for c in configs}["victim_support"]
+    path = sorted(Path(config.connection).glob("referrals_*.csv"))[0]
+    rows = _rows(path)
+    victim = rows[1][2]
+    shifted = f"VS99000003,{victim},{STRANGER},Needs assessment,Yes,{rows[1][6]},{rows[1][7]},x\n"
+    path.write_text(_csv(rows) + shifted, encoding="utf-8")
+    docs = tmp_path / "docs"
+    run_source_batch(configs[0], EPOCH, UNTIL, engine, configs=configs)  # the crimes
+    result = run_source_batch(config, EPOCH, UNTIL, engine, configs=configs, data_docs=docs)
+
+    assert result.status == "succeeded"
+    assert result.reasons["identifier_format(Police Victim No)"] == 1
+    pages = [page.read_text(errors="replace") for page in docs.rglob("*") if page.is_file()]
+    assert pages and not any(STRANGER in page for page in pages)
+    assert not any(STRANGER in text for _, _, text in warehouse_texts(engine))

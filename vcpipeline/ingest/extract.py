@@ -105,18 +105,50 @@ def _add_reason(reasons: pd.Series, failing: pd.Series, label: str) -> pd.Series
     return joined.where(failing, reasons)
 
 
-def door_reasons(frame: pd.DataFrame, config: SourceConfig, table: str) -> pd.Series:
-    """Per native row, why it is refused at the door ("" = it is not), `;`-joined (vectorised).
-
-    Only non-empty identifiers are checked (a missing one is the suites' to judge). A row the
-    reader could not take apart has no values to check: its problem is its only reason.
-    """
+def misshapen_identifiers(frame: pd.DataFrame, config: SourceConfig, table: str) -> pd.Series:
+    """Per native row, `identifier_format(<column>)` for each non-empty identifier that does not
+    fit its shape in `sources.toml` (`;`-joined, "" = none); a missing one is the suites' to judge."""
     reasons = pd.Series("", index=frame.index, dtype="string")
     for column, pattern in config.identifiers.get(table, {}).items():
         if column in frame.columns:
             values = frame[column].astype("string").fillna("").str.strip()
             misshapen = (values != "") & ~values.str.fullmatch(pattern).fillna(False)
             reasons = _add_reason(reasons, misshapen, f"identifier_format({column})")
+    return reasons
+
+
+def screen_identifiers(native: Mapping[str, pd.DataFrame], config: SourceConfig
+                       ) -> dict[str, pd.DataFrame]:
+    """The native frames with every misshapen identifier blanked and its reason noted in
+    `_row_problem`: a formula or a name where a crime or person number belongs is then in no
+    validation result, Data Docs page or canonical row, only in the row's quarantine reason."""
+    out = {}
+    for table, frame in native.items():
+        reasons = misshapen_identifiers(frame, config, table) if len(frame) else None
+        if reasons is None or not (reasons != "").any():
+            out[table] = frame
+            continue
+        screened = frame.copy()
+        bad = (reasons != "").to_numpy(dtype=bool)
+        for column in config.identifiers.get(table, {}):
+            if column in screened.columns:
+                flagged = reasons.str.contains(f"identifier_format({column})", regex=False).to_numpy(bool)
+                screened[column] = screened[column].astype("string").where(~flagged, "")
+        problem = (screened[ROW_PROBLEM_COLUMN].astype("string").fillna("")
+                   if ROW_PROBLEM_COLUMN in screened.columns
+                   else pd.Series("", index=screened.index, dtype="string"))
+        joined = problem.where(problem == "", problem + ";") + reasons
+        screened[ROW_PROBLEM_COLUMN] = problem.where(~bad, joined)
+        out[table] = screened
+    return out
+
+
+def door_reasons(frame: pd.DataFrame, config: SourceConfig, table: str) -> pd.Series:
+    """Per native row, why it is refused at the door ("" = it is not), `;`-joined (vectorised):
+    the reader's or the screening's `_row_problem`, misshapen identifiers, an unreadable SQL
+    watermark. A ragged row has no values to check: `ragged_row` is its only reason.
+    """
+    reasons = misshapen_identifiers(frame, config, table)
     if config.kind == "sql" and config.watermark_column in frame.columns:
         unreadable = watermark_instants(frame[config.watermark_column], config).isna()
         reasons = _add_reason(reasons, pd.Series(unreadable.to_numpy(), index=frame.index),
@@ -124,8 +156,9 @@ def door_reasons(frame: pd.DataFrame, config: SourceConfig, table: str) -> pd.Se
     if ROW_PROBLEM_COLUMN in frame.columns:
         problem = frame[ROW_PROBLEM_COLUMN].astype("string").fillna("")
         ragged = problem.str.startswith(RAGGED_ROW)
-        problem = problem.where(~ragged, RAGGED_ROW)  # the field counts stay in the raw row
-        reasons = problem.where(problem != "", reasons)
+        both = problem.where(reasons == "", problem + ";" + reasons)
+        reasons = (pd.Series(RAGGED_ROW, index=frame.index, dtype="string").where(ragged, both)
+                   .where(problem != "", reasons))  # the field counts stay in the raw row
     return reasons
 
 

@@ -53,6 +53,7 @@ from vcpipeline.ingest.extract import (
     native_watermark,
     read_native,
     resolve_connection,
+    screen_identifiers,
     source_count_mismatches,
 )
 from vcpipeline.ingest.privacy import DERIVED_FROM_PII, raw_rows
@@ -641,6 +642,7 @@ def run_source_batch(
         if not header_failures:
             native = read_native(config, window, files)
             header_failures = native_schema_failures(native, config)
+            native = screen_identifiers(native, config)
         if header_failures:
             validated = ValidatedBatch({kind: pd.DataFrame() for kind in KINDS}, {}, [],
                                        header_failures)

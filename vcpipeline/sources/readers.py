@@ -5,9 +5,10 @@ extraction bookkeeping (warehouse watermarks / processed files), which hands the
 reader returns string frames (missing = empty string), the shape the adapters expect.
 
 A row the reader cannot take apart is not dropped and does not stop the file: it comes back
-with every value blank and its problem in `_row_problem` (a CSV row whose field count differs
-from the header's: `ragged_row`; a SQL row holding bytes in a text column: `binary_value`), so it
-is counted as extracted and quarantined without its values. A file that cannot be read at all
+with its problem in `_row_problem` and is counted as extracted and quarantined — a CSV row whose
+field count differs from the header's with every value blank (`ragged_row`: which value belongs
+to which column is unknown), a SQL row holding bytes in a text column with that value blank
+(`binary_value(<column>)`). A file that cannot be read at all
 (not a workbook, not UTF-8, no header, two columns of one name) is a one-line `InputError`
 naming it. docs/sources.md, "Malformed input", lists each case and which of the two it is.
 """
@@ -132,7 +133,7 @@ def read_sql_source(
     Bounds are aware datetimes (rendered in the source's own format and zone, since
     watermarks are text in the source and compare as text) or text already in that format;
     None leaves that side open. Rows come ordered by watermark for a stable extract. Bytes in a
-    text column do not fail the read: the row comes back blank with `binary_value(<column>)`.
+    text column do not fail the read: that value comes back blank, the row noted `binary_value(<column>)`.
     """
     import sqlalchemy as sa
 
