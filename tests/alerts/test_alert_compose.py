@@ -8,7 +8,7 @@ import pytest
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.messages import AT_RISK, BREACH
 from vcpipeline.alerts.selection import allowed_columns, route_to_leads, routing_counts
-from vcpipeline.alerts.wording import deadline_table, rule_descriptions, team_display_name
+from vcpipeline.alerts.wording import rule_descriptions, rule_wording, team_display_name
 from vcpipeline.rules.ruleset import load_rulesets
 
 from .conftest import AS_OF, NEXT_NIGHT, TEAMS, night_one, no_log, obligation
@@ -157,7 +157,7 @@ def test_counts_by_rule_cover_breaches_and_due_soon():
 ])
 def test_rule_in_plain_english_takes_its_deadline_from_the_rule_set(rule_set, rule, enhanced, expected):
     items = pd.DataFrame({"rule": [rule], "rule_set": [rule_set], "enhanced": [enhanced]})
-    assert rule_descriptions(items, deadline_table(load_rulesets())).tolist() == [expected]
+    assert rule_descriptions(items, rule_wording(load_rulesets())).tolist() == [expected]
 
 
 def test_team_names_read_as_the_force_says_them():

@@ -11,13 +11,13 @@ import pytest
 import vcpipeline.alerts as alerts_package
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.render import load_templates
-from vcpipeline.alerts.wording import deadline_table
+from vcpipeline.alerts.wording import rule_wording
 from vcpipeline.rules.ruleset import load_rulesets
 
 from .conftest import AS_OF, TEAMS, night_one, no_log
 
 PACKAGE = Path(alerts_package.__file__).parent
-PURE_CORE = ("messages", "selection", "wording", "compose")
+PURE_CORE = ("messages", "selection", "wording", "contact", "compose")
 # What only the store, rendering, delivery and the entry points may import.
 IO_MODULES = ("sqlalchemy", "jinja2", "smtplib", "vcpipeline.warehouse", "vcpipeline.alerts.store",
               "vcpipeline.alerts.deliver", "vcpipeline.alerts.run", "airflow")
@@ -41,11 +41,11 @@ def test_the_pure_core_imports_no_warehouse_smtp_or_template_engine(module):
     assert not reached
 
 
-def test_composing_with_templates_and_deadlines_handed_in_reads_no_file(monkeypatch):
+def test_composing_with_templates_and_rule_wording_handed_in_reads_no_file(monkeypatch):
     import jinja2
 
     templates = load_templates()
-    deadlines = deadline_table(load_rulesets())
+    wording = rule_wording(load_rulesets())
     expected = compose_team_alerts(night_one(), TEAMS, no_log(), AS_OF, True)
 
     def no_reading(*_args, **_kwargs):
@@ -56,5 +56,5 @@ def test_composing_with_templates_and_deadlines_handed_in_reads_no_file(monkeypa
     monkeypatch.setattr(Path, "read_text", no_reading)
     monkeypatch.setattr(Path, "open", no_reading)
     alerts = compose_team_alerts(night_one(), TEAMS, no_log(), AS_OF, True,
-                                 templates=templates, deadlines=deadlines)
+                                 templates=templates, wording=wording)
     assert [(a.subject, a.text, a.html) for a in alerts] == [(a.subject, a.text, a.html) for a in expected]

@@ -3,9 +3,10 @@
 Frames and an instant in, `TeamAlert`s out; the warehouse and SMTP are elsewhere (`store`,
 `deliver`). The pure core does the work (`selection`: what is new, to whom, the rates;
 `wording`: plain English); this module lays it out per team and renders it with templates and
-deadlines it is handed (or the packaged ones, read once: `render`). A message lists the team's
-new breaches and obligations at risk, counts by rule, and the team's compliance rate this
-month against last month. Only `messages.ALERT_COLUMNS` reach a message.
+the rule sets' wording it is handed (or the packaged ones, read once: `render`). A message lists
+the team's new breaches and obligations at risk, each with the victim's agreed contact method
+when `contacts` is given, counts by rule, and the team's compliance rate this month against last
+month. Only `messages.ALERT_COLUMNS` (and the optional ones) reach a message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vcpipeline.alerts.contact import contact_phrases
 from vcpipeline.alerts.messages import (
     AT_RISK,
     BREACH,
@@ -24,7 +26,7 @@ from vcpipeline.alerts.messages import (
     message_key,
     utc_instant,
 )
-from vcpipeline.alerts.render import Templates, packaged_deadlines, packaged_templates
+from vcpipeline.alerts.render import Templates, packaged_templates, packaged_wording
 from vcpipeline.alerts.selection import (
     BREACH_LOOKBACK,
     allowed_columns,
@@ -44,7 +46,7 @@ from vcpipeline.alerts.wording import (
 )
 from vcpipeline.calendar import local_dates, next_working_day
 
-_LINE_COLUMNS = ("crime_ref", "victim_id", "rule_text", "due", "officer", "state")
+_LINE_COLUMNS = ("crime_ref", "victim_id", "rule_text", "due", "officer", "state", "contact")
 
 
 def compose_team_alerts(
@@ -56,7 +58,8 @@ def compose_team_alerts(
     *,
     breach_lookback: pd.Timedelta = BREACH_LOOKBACK,
     templates: Templates | None = None,
-    deadlines: pd.DataFrame | None = None,
+    wording: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
 ) -> list[TeamAlert]:
     """One `TeamAlert` per team with something new (every listed team, with `all_clear`).
 
@@ -64,17 +67,21 @@ def compose_team_alerts(
     (department, team, lead_name, lead_email); `already_alerted`: the log's kind, crime_ref,
     victim_id, rule, trigger_event_id, risk_due_date. A crime whose team is not listed goes to
     its department's default lead; with no default lead either, it is left out (see
-    `route_to_leads` to count those). Alerts come back sorted by department and team.
-    `templates` and `deadlines` (`wording.deadline_table`) default to the packaged ones.
+    `route_to_leads` to count those); an item witness care owns goes to the crime's witness care
+    team. Alerts come back sorted by department and team. WAIVED obligations are never alerted.
+    `templates` and `wording` (`wording.rule_wording`) default to the packaged ones. `contacts`
+    (`contact.agreed_contacts`: crime_ref, victim_id, agreed_channel) puts the victim's agreed
+    method beside each item; without it the lines say nothing about contact.
     """
     templates = templates or packaged_templates()
-    deadlines = packaged_deadlines() if deadlines is None else deadlines
+    wording = packaged_wording() if wording is None else wording
     as_of = utc_instant(as_of)
     routed = route_to_leads(allowed_columns(obligations), teams)
     routed = routed[routed["routing"] != "none"]
-    new = _prepared_lines(new_alert_items(routed, already_alerted, as_of, breach_lookback), as_of, deadlines)
+    new = _prepared_lines(new_alert_items(routed, already_alerted, as_of, breach_lookback), as_of, wording,
+                          contacts)
     rates = compliance_rates(routed, as_of)
-    by_rule = _counts_by_rule(new)
+    by_rule = _counts_by_rule(new, wording)
     today = local_dates(pd.DatetimeIndex([as_of]))
     dates = {"as_of": local_day_label(today[0]), "horizon": local_day_label(next_working_day(today)[0])}
     # Everything per row is done above, once for all teams; per team only slicing and rendering.
@@ -90,6 +97,7 @@ def compose_team_alerts(
         team_name = team_display_name(department, team)
         context = {
             "team_name": team_name, "lead_name": lead_name, "unknown_team": team == DEFAULT_TEAM,
+            "show_contact": contacts is not None,
             "as_of_date": dates["as_of"], "horizon_date": dates["horizon"],
             "breaches": [lines[i] for i in rows[kinds == BREACH]],
             "at_risk": [lines[i] for i in rows[kinds == AT_RISK]],
@@ -122,13 +130,15 @@ def _groups_to_alert(new: pd.DataFrame, teams: pd.DataFrame, all_clear: bool) ->
     return groups.sort_values(["lead_department", "lead_team"], ignore_index=True)
 
 
-def _prepared_lines(new: pd.DataFrame, as_of: pd.Timestamp, deadlines: pd.DataFrame) -> pd.DataFrame:
+def _prepared_lines(new: pd.DataFrame, as_of: pd.Timestamp, wording: pd.DataFrame,
+                    contacts: pd.DataFrame | None) -> pd.DataFrame:
     """The new items sorted as messages list them, with what each line shows (_LINE_COLUMNS)."""
     due_date = due_dates(new["due_at"])
     today = local_dates(pd.DatetimeIndex([as_of]))[0]
     prepared = new.assign(
         due_date=due_date,
-        rule_text=rule_descriptions(new, deadlines),
+        rule_text=rule_descriptions(new, wording),
+        contact=_contact_column(new, contacts),
         due=local_day_labels(due_date),
         officer=new["officer_collar"].where(new["officer_collar"] != "", "not recorded"),
         state=np.where(new["kind"] == AT_RISK, np.where(due_date == today, "due today", "due soon"),
@@ -138,12 +148,22 @@ def _prepared_lines(new: pd.DataFrame, as_of: pd.Timestamp, deadlines: pd.DataFr
     return prepared.sort_values(order, ignore_index=True)
 
 
-def _counts_by_rule(new: pd.DataFrame) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _contact_column(new: pd.DataFrame, contacts: pd.DataFrame | None) -> np.ndarray:
+    """Per item, "agreed: phone" / "no method agreed"; '' for every item without `contacts`."""
+    if contacts is None:
+        return np.full(len(new), "", dtype=object)
+    keys = ["crime_ref", "victim_id"]
+    known = contacts.loc[:, [*keys, "agreed_channel"]].astype(str).drop_duplicates(keys)
+    found = new.loc[:, keys].astype(str).merge(known, how="left", on=keys)
+    return contact_phrases(found).to_numpy(dtype=object)
+
+
+def _counts_by_rule(new: pd.DataFrame, wording: pd.DataFrame) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Per team: each rule (its plain action) with new breaches and due-soon counts."""
     if new.empty:
         return {}
     counts = (
-        pd.crosstab([new["lead_department"], new["lead_team"], rule_actions(new["rule"])], new["kind"])
+        pd.crosstab([new["lead_department"], new["lead_team"], rule_actions(new["rule"], wording)], new["kind"])
         .reindex(columns=[BREACH, AT_RISK], fill_value=0)
     )
     table: dict[tuple[str, str], list[dict[str, Any]]] = {}

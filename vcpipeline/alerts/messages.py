@@ -25,13 +25,16 @@ ALERT_COLUMNS: tuple[str, ...] = (
     "crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
     "status", "enhanced", "rule_set", "department", "team", "officer_collar",
 )
-OPTIONAL_ALERT_COLUMNS: tuple[str, ...] = ("trigger_event_type",)  # names the trigger in plain words
+# trigger_event_type names the trigger in plain words; owner (RULES.md v2: the department that must
+# meet the obligation; missing: the crime's department) and the crime's witness_care_team route it.
+OPTIONAL_ALERT_COLUMNS: tuple[str, ...] = ("trigger_event_type", "owner", "witness_care_team")
 LOG_KEY: tuple[str, ...] = ("crime_ref", "victim_id", "rule", "trigger_event_id")
 # What the alert log remembers of each alerted item (and what `already_alerted` must have).
 LOG_ITEM_COLUMNS: tuple[str, ...] = ("kind", *LOG_KEY, "risk_due_date", "due_at", "status")
 BREACH, AT_RISK = "breach", "at_risk"
 DEFAULT_SENDER = "Victims Code alerts <victims-code-alerts@force.example>"
 DEFAULT_TEAM = ""  # the `team` of a department's default lead
+WITNESS_CARE = "WITNESS_CARE"  # owns obligations after charge; its team is the crime's court area's
 KEY_HEADER = "X-VCP-Message-Key"
 AS_OF_HEADER = "X-VCP-As-Of"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

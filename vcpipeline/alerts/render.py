@@ -1,7 +1,7 @@
 """Rendering the alert e-mails: the templates, read once, explicitly, and what fills them.
 
 `load_templates` reads every template of a folder and compiles it; `packaged_templates` and
-`packaged_deadlines` do it once per process for the packaged templates and rule sets, so the
+`packaged_wording` do it once per process for the packaged templates and rule sets, so the
 composing functions never read a file between rows: they are handed what they render with.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from vcpipeline.alerts.wording import deadline_table
+from vcpipeline.alerts.wording import rule_wording
 from vcpipeline.rules.ruleset import load_rulesets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -56,9 +56,9 @@ def packaged_templates() -> Templates:
 
 
 @lru_cache(maxsize=1)
-def packaged_deadlines() -> pd.DataFrame:
-    """The packaged rule sets' deadlines in words (`wording.deadline_table`), read once."""
-    return deadline_table(load_rulesets())
+def packaged_wording() -> pd.DataFrame:
+    """The packaged rule sets' words and deadlines (`wording.rule_wording`), read once."""
+    return rule_wording(load_rulesets())
 
 
 def render_template(template: str, context: Mapping[str, Any], templates: Templates | None = None) -> str:

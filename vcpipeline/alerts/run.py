@@ -25,10 +25,11 @@ from vcpipeline.alerts.deliver import (
 from vcpipeline.alerts.digest import DEFAULT_QUARANTINE_THRESHOLD, compose_data_engineering_digest
 from vcpipeline.alerts.messages import DEFAULT_SENDER, KEY_HEADER, TeamAlert, utc_instant
 from vcpipeline.alerts.reference import read_team_leads, read_team_reference, store_team_leads
-from vcpipeline.alerts.render import packaged_deadlines, packaged_templates
+from vcpipeline.alerts.render import packaged_templates, packaged_wording
 from vcpipeline.alerts.selection import allowed_columns, route_to_leads, routing_counts
 from vcpipeline.alerts.store import (
     alert_window,
+    read_agreed_contacts,
     read_already_alerted,
     read_night_batches,
     read_obligations_for_alerts,
@@ -68,13 +69,14 @@ def run_alerts(
     with engine.connect() as conn:
         teams = reference if reference is not None else read_team_leads(conn)
         obligations = read_obligations_for_alerts(conn, as_of)
+        contacts = read_agreed_contacts(conn, obligations.loc[:, ["crime_ref", "victim_id"]], as_of)
         already = read_already_alerted(conn, due_since=alert_window(as_of)[0])
         batches = read_night_batches(conn, as_of) if data_engineering_email else None
     if teams.empty:
         raise InputError("no team reference data: load it with `vcp alerts --teams FILE`")
     templates = packaged_templates()
     alerts = compose_team_alerts(obligations, teams, already, as_of, all_clear,
-                                 templates=templates, deadlines=packaged_deadlines())
+                                 templates=templates, wording=packaged_wording(), contacts=contacts)
     routing = routing_counts(route_to_leads(allowed_columns(obligations), teams))
     messages: list[TeamAlert | EmailMessage] = list(alerts)
     if data_engineering_email and batches is not None:

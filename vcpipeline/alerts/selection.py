@@ -20,6 +20,7 @@ from vcpipeline.alerts.messages import (
     DEFAULT_TEAM,
     LOG_KEY,
     OPTIONAL_ALERT_COLUMNS,
+    WITNESS_CARE,
     utc_instant,
 )
 from vcpipeline.calendar import local_dates
@@ -52,19 +53,26 @@ def allowed_columns(obligations: pd.DataFrame) -> pd.DataFrame:
 def route_to_leads(obligations: pd.DataFrame, teams: pd.DataFrame) -> pd.DataFrame:
     """Add the lead each obligation goes to: lead_department, lead_team, lead_name, recipient, routing.
 
-    `routing` is `team` (the crime's team is listed), `default` (it is blank or not listed: the
-    department's default lead, lead_team '') or `none` (no default lead for the department).
+    The obligation goes to its `owner` (RULES.md v2; the crime's department when the column is
+    absent): when the owner is the crime's department, to the crime's `team`; when witness care
+    owns it, to the crime's `witness_care_team` (the team serving its court area). `routing` is
+    `team` (that team is listed in `teams`), `default` (it is blank or not listed: the owning
+    department's default lead, lead_team '') or `none` (no default lead for that department).
     """
     reference = (teams.loc[:, ["department", "team", "lead_name", "lead_email"]].astype(str)
                  .drop_duplicates(["department", "team"]))
     named = reference[reference["team"] != DEFAULT_TEAM].drop_duplicates("team").set_index("team")
     defaults = reference.loc[reference["team"] == DEFAULT_TEAM, "department"]
-    team = obligations["team"].astype(str)
     department = obligations["department"].astype(str)
+    owner = _text(obligations, "owner").where(lambda o: o != "", department)
+    team = pd.Series(
+        np.select([owner == department, owner == WITNESS_CARE],
+                   [obligations["team"].astype(str), _text(obligations, "witness_care_team")], DEFAULT_TEAM),
+        index=obligations.index)
     known = (team.isin(named.index) & (team != DEFAULT_TEAM)).to_numpy()
-    has_default = department.isin(defaults).to_numpy()
+    has_default = owner.isin(defaults).to_numpy()
     routed = obligations.copy()
-    routed["lead_department"] = np.where(known, team.map(named["department"]), department)
+    routed["lead_department"] = np.where(known, team.map(named["department"]), owner)
     routed["lead_team"] = np.where(known, team, DEFAULT_TEAM)
     leads = routed.loc[:, ["lead_department", "lead_team"]].merge(
         reference.rename(columns={"department": "lead_department", "team": "lead_team"}),
@@ -76,9 +84,19 @@ def route_to_leads(obligations: pd.DataFrame, teams: pd.DataFrame) -> pd.DataFra
     return routed
 
 
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """An optional text column as str ('' when absent or missing)."""
+    if column not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[column].astype("string").fillna("").astype(str)
+
+
 def routing_counts(routed: pd.DataFrame) -> dict[str, int]:
-    """Distinct crimes by routing (`team`, `default`, `none`): the unknown-team count for logs and the digest."""
-    counts = routed.drop_duplicates("crime_ref")["routing"].value_counts()
+    """Distinct crimes by routing (`team`, `default`, `none`): the unknown-team count for logs and the digest.
+
+    A crime whose obligations have two owners (its team's, witness care's) counts under each way
+    its obligations went."""
+    counts = routed.drop_duplicates(["crime_ref", "routing"])["routing"].value_counts()
     return {kind: int(counts.get(kind, 0)) for kind in ("team", "default", "none")}
 
 

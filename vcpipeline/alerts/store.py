@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vcpipeline.alerts.contact import AGREED, CHOICE_EVENT_COLUMNS, agreed_contacts
 from vcpipeline.alerts.messages import LOG_ITEM_COLUMNS, utc_instant
 from vcpipeline.alerts.selection import BREACH_LOOKBACK
 from vcpipeline.calendar import local_dates, start_of_local_day
@@ -47,13 +48,18 @@ def alert_window(as_of: pd.Timestamp) -> tuple[datetime, datetime]:
 
 
 def obligations_for_alerts(due_from: datetime, due_until: datetime) -> sa.Select[Any]:
-    """The obligations due in [due_from, due_until), with each crime's team and officer's collar
-    number (from `crimes`) and the trigger's event type (from `case_events`)."""
+    """The obligations due in [due_from, due_until), with each crime's team, officer's collar
+    number and witness care team (from `crimes`) and the trigger's event type (from `case_events`).
+
+    `owner` and `witness_care_team` are read when the warehouse schema has them (version 2).
+    """
     o, c, e = obligations.c, crimes.c, case_events.c
+    routing = [column for table, name in ((obligations, "owner"), (crimes, "witness_care_team"))
+               if (column := table.c.get(name)) is not None]
     return (
         sa.select(o.crime_ref, o.victim_id, o.rule, o.trigger_event_id, o.trigger_at, o.due_at,
                   o.met_at, o.status, o.enhanced, o.rule_set, o.department, c.team,
-                  c.officer_collar, e.event_type.label("trigger_event_type"))
+                  c.officer_collar, e.event_type.label("trigger_event_type"), *routing)
         .select_from(obligations.join(crimes, c.crime_ref == o.crime_ref)
                      .outerjoin(case_events, e.event_id == o.trigger_event_id))
         .where(o.due_at >= due_from, o.due_at < due_until)
@@ -65,6 +71,26 @@ def read_obligations_for_alerts(conn: sa.Connection, as_of: pd.Timestamp) -> pd.
     if not sa.inspect(conn).has_table("obligations"):
         raise InputError("the warehouse has no obligations table: evaluate the obligations first")
     return read_frame(conn, obligations_for_alerts(*alert_window(as_of)))
+
+
+def contact_agreements_for_alerts(due_from: datetime, due_until: datetime, as_of: datetime) -> sa.Select[Any]:
+    """The CONTACT_AGREED events at or before `as_of` of the crimes with an obligation due in
+    [due_from, due_until): what `contact.agreed_contacts` needs for the alerted victims."""
+    e, o = case_events.c, obligations.c
+    alerted = sa.select(o.crime_ref).where(o.due_at >= due_from, o.due_at < due_until).distinct()
+    return (
+        sa.select(*(e[name] for name in CHOICE_EVENT_COLUMNS))
+        .where(e.event_type == AGREED, e.occurred_at <= as_of, e.crime_ref.in_(alerted))
+    )
+
+
+def read_agreed_contacts(conn: sa.Connection, alerted: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Each victim of `alerted` (crime_ref, victim_id) with the contact agreement in force at
+    `as_of` (`contact.agreed_contacts`), read from `case_events` in one query."""
+    as_of = utc_instant(as_of)
+    window = alert_window(as_of)
+    events = read_frame(conn, contact_agreements_for_alerts(*window, as_of.to_pydatetime()))
+    return agreed_contacts(events.reindex(columns=list(CHOICE_EVENT_COLUMNS)), alerted, as_of)
 
 
 def read_night_batches(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:

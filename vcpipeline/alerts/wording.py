@@ -1,7 +1,9 @@
 """How the alerts read: each rule, trigger, department and date in plain English (pure).
 
-The deadline in a rule's wording comes from the rule set (`deadline_table`), so it is never
-restated here; the rule sets are read once, by the caller (see `render.packaged_deadlines`).
+What a team lead must do for each rule (`alert_sentence`), what starts its clock (`alert_trigger`)
+and its deadline are the rule set's data (`rule_wording`), so none of it is restated here; the
+rule sets are read once, by the caller (see `render.packaged_wording`). Only the words for event
+types and departments, which are not any one rule's, live here.
 """
 
 from __future__ import annotations
@@ -13,20 +15,9 @@ import numpy as np
 import pandas as pd
 
 from vcpipeline.alerts.messages import DEFAULT_TEAM
+from vcpipeline.calendar import local_dates
 from vcpipeline.rules.ruleset import RuleSets
 
-# Each rule in plain English: what the team must do, and (when the trigger type is not known)
-# what starts the clock. The deadline itself comes from the rule set, so it is never restated.
-RULE_PLAIN_NAMES: Mapping[str, tuple[str, str]] = {
-    "acknowledgement": ("Acknowledge the crime report in writing", "the crime report"),
-    "needs_referral": ("Assess the victim's needs and refer them to support if in need",
-                       "the crime report"),
-    "investigation_update": ("Update the victim", "a development in the investigation"),
-    "outcome_notification": ("Tell the victim the outcome of the case", "the outcome"),
-    "vps_offer": ("Offer the victim a Victim Personal Statement", "the first charge"),
-    "vps_feedback": ("Tell the victim how their Victim Personal Statement was used",
-                     "its use in court"),
-}
 TRIGGER_PHRASES: Mapping[str, str] = {
     "SUSPECT_ARRESTED": "an arrest",
     "SUSPECT_INTERVIEWED": "an interview",
@@ -39,6 +30,8 @@ TRIGGER_PHRASES: Mapping[str, str] = {
     "CRIME_FINALISED": "the crime being finalised",
     "COURT_OUTCOME": "the court outcome",
     "VPS_USED": "its use in court",
+    "CONTACT_AGREED": "the agreement",
+    "VICTIM_UPDATE": "the last update",
 }
 DEPARTMENT_NAMES: Mapping[str, str] = {
     "FORCE_CONTACT": "Force Contact",
@@ -50,7 +43,7 @@ DEPARTMENT_NAMES: Mapping[str, str] = {
     "WITNESS_CARE": "Witness Care",
     "RESTORATIVE_JUSTICE": "Restorative Justice",
 }
-DEADLINE_COLUMNS: tuple[str, ...] = ("rule_set", "rule", "enhanced", "deadline")
+WORDING_COLUMNS: tuple[str, ...] = ("rule_set", "rule", "enhanced", "deadline", "action", "trigger")
 _UNIT_WORDS = {"working_days": ("working day", "working days"),
                "calendar_days": ("calendar day", "calendar days")}
 
@@ -63,41 +56,64 @@ def team_display_name(department: str, team: str) -> str:
     return f"{name} Team {team.rsplit('-', 1)[-1]}"
 
 
-def deadline_table(rulesets: RuleSets) -> pd.DataFrame:
-    """rule_set, rule, enhanced → deadline ("5 working days"), one row per rule and entitlement."""
+def rule_wording(rulesets: RuleSets) -> pd.DataFrame:
+    """rule_set, rule, enhanced → deadline ("5 working days"), action and trigger (WORDING_COLUMNS).
+
+    One row per rule and entitlement, from the rule set: `action` is the rule's `alert_sentence`,
+    `trigger` its `alert_trigger`. A periodic rule's deadline is the victim's agreed interval, not
+    the rule's: its `deadline` is missing here (see `rule_descriptions`).
+    """
     rows = []
     for ruleset in rulesets.sets:
         for rule in ruleset.rules:
             one, many = _UNIT_WORDS[rule.unit]
             for enhanced, days in ((False, rule.deadline), (True, rule.enhanced_deadline)):
-                rows.append((ruleset.name, rule.name, enhanced, f"{days} {one if days == 1 else many}"))
-    return pd.DataFrame(rows, columns=list(DEADLINE_COLUMNS))
+                deadline = None if rule.kind == "periodic" else f"{days} {one if days == 1 else many}"
+                rows.append((ruleset.name, rule.name, enhanced, deadline, rule.alert_sentence,
+                             rule.alert_trigger))
+    return pd.DataFrame(rows, columns=list(WORDING_COLUMNS))
 
 
-def rule_descriptions(items: pd.DataFrame, deadlines: pd.DataFrame) -> pd.Series:
-    """Each obligation's rule in plain English, with its deadline from `deadlines` (`deadline_table`).
+def rule_descriptions(items: pd.DataFrame, wording: pd.DataFrame) -> pd.Series:
+    """Each obligation's rule in plain English, from `wording` (`rule_wording`).
 
     e.g. "Update the victim within 5 working days of an arrest": the deadline depends on the
     rule set and the victim's enhanced entitlement, the trigger phrase on the trigger event
-    (when `trigger_event_type` is given; else the rule's usual trigger).
+    (when `trigger_event_type` is given; else the rule's usual trigger). A periodic rule's
+    deadline is the interval agreed with the victim, which is the due date less the trigger's
+    date in calendar days. A rule the wording does not know reads "Meet the <rule> obligation".
     """
     rule = items["rule"].astype(str)
-    action = rule.map({r: a for r, (a, _) in RULE_PLAIN_NAMES.items()})
-    action = action.fillna("Meet the " + rule + " obligation")
-    trigger = rule.map({r: t for r, (_, t) in RULE_PLAIN_NAMES.items()}).fillna("its trigger")
-    if "trigger_event_type" in items.columns:
-        trigger = items["trigger_event_type"].astype(str).map(TRIGGER_PHRASES).fillna(trigger)
     keys = pd.DataFrame({"rule_set": items["rule_set"].astype(str), "rule": rule,
                          "enhanced": items["enhanced"].astype(bool)})
-    deadline = keys.merge(deadlines, how="left", on=["rule_set", "rule", "enhanced"])["deadline"]
-    deadline = pd.Series(deadline.to_numpy(), index=items.index)
-    described = action + " within " + deadline + " of " + trigger
-    return described.where(deadline.notna(), action + " by the due date")
+    found = keys.merge(wording, how="left", on=["rule_set", "rule", "enhanced"])
+    found.index = items.index
+    action = found["action"].fillna("Meet the " + rule + " obligation")
+    trigger = found["trigger"].fillna("its trigger")
+    if "trigger_event_type" in items.columns:
+        trigger = items["trigger_event_type"].astype(str).map(TRIGGER_PHRASES).fillna(trigger)
+    periodic = found["action"].notna() & found["deadline"].isna()
+    deadline = found["deadline"].astype(object)
+    if periodic.any():
+        days = _calendar_days_between(items.loc[periodic, "trigger_at"], items.loc[periodic, "due_at"])
+        deadline.loc[periodic] = days.astype(str) + np.where(days == 1, " calendar day", " calendar days")
+    described = action + " within " + deadline.astype("string") + " of " + trigger
+    return described.where(deadline.notna(), action + " by the due date").astype(str)
 
 
-def rule_actions(rule: pd.Series) -> pd.Series:
-    """Each rule's plain action ("Update the victim"), or the rule's own name when it has none."""
-    return rule.map({r: a for r, (a, _) in RULE_PLAIN_NAMES.items()}).fillna(rule)
+def rule_actions(rule: pd.Series, wording: pd.DataFrame) -> pd.Series:
+    """Each rule's plain action ("Update the victim"), or the rule's own name when it has none.
+
+    The latest rule set's sentence, like `RuleSets.rule`."""
+    actions = wording.drop_duplicates("rule", keep="last").set_index("rule")["action"]
+    return rule.map(actions).fillna(rule)
+
+
+def _calendar_days_between(trigger_at: pd.Series, due_at: pd.Series) -> np.ndarray:
+    """Local due date (the day before due_at's local midnight) less the trigger's local date."""
+    due = local_dates(pd.DatetimeIndex(due_at)) - np.timedelta64(1, "D")
+    start = local_dates(pd.DatetimeIndex(trigger_at))
+    return (due - start).astype("timedelta64[D]").astype(np.int64)
 
 
 def subject(team_name: str, breaches: int, risks: int, horizon: str) -> str:
