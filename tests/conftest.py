@@ -37,6 +37,8 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="vcp-test-session-"))
 os.environ["VCP_OUT_DIR"] = str(SCRATCH / "out")
 os.environ["VCP_VAR_DIR"] = str(SCRATCH / "var")
 os.environ.pop("VCP_WAREHOUSE_URL", None)  # the default warehouse is then SCRATCH/var/warehouse.db
+# Hypothesis keeps caches (constants, unicode data) in ./.hypothesis unless told otherwise.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(SCRATCH / "hypothesis"))
 
 
 def checkout_state(root: Path) -> dict[str, tuple[int, int]]:
