@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from vcpipeline.rules.store import insert_rows, refresh_obligations
+from vcpipeline.rules.store import refresh_obligations
 from vcpipeline.rules.summaries import load_summaries
 from vcpipeline.warehouse.db import make_engine
+from vcpipeline.warehouse.io import insert_rows
 from vcpipeline.warehouse.load import (
     finish_batch,
     start_batch,
@@ -166,8 +167,10 @@ def bench(url: str, n_victims: int) -> None:
         took = load_day(engine, changes)
         print(f"  day's changes: {len(changes[0])} crimes, {len(changes[1])} victims, "
               f"{len(changes[2])} events upserted in {took:.2f} s", flush=True)
+        cpu = time.process_time()
         night = refresh_obligations(engine, NIGHT)
-        print(f"  INCREMENTAL NIGHT (rule step): {night}", flush=True)
+        print(f"  INCREMENTAL NIGHT (rule step): {night}; "
+              f"CPU {time.process_time() - cpu:.2f} s", flush=True)
         summaries = load_summaries(engine, NIGHT)
         print(f"  incremental summaries: {summaries}", flush=True)
         again = refresh_obligations(engine, NIGHT)
@@ -185,9 +188,11 @@ def main() -> None:
     parser.add_argument("--victims", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--postgres", metavar="URL", help="also run on this (empty) PostgreSQL database")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where the SQLite warehouses are made (default: the system temp folder)")
     args = parser.parse_args()
     print(f"as of {AS_OF.isoformat()}, night {NIGHT.isoformat()} ({UTC})")
-    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parents[1] / "var") as folder:
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         for n_victims in args.victims:
             if not args.skip_sqlite:
                 bench(f"sqlite:///{Path(folder) / f'bench_{n_victims}.db'}", n_victims)

@@ -26,9 +26,9 @@ import pandas as pd
 
 from vcpipeline.canonical import DEPARTMENTS
 from vcpipeline.rules import summaries
-from vcpipeline.rules.store import insert_rows
 from vcpipeline.warehouse import schema
 from vcpipeline.warehouse.db import make_engine
+from vcpipeline.warehouse.io import insert_rows
 from vcpipeline.warehouse.migrate import upgrade
 
 PERIOD = "2026Q1"

@@ -31,7 +31,16 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vcpipeline.calendar import local_dates
-from vcpipeline.warehouse.frames import read_frame
+from vcpipeline.warehouse.io import insert_rows, read_frame, replace_rows
+from vcpipeline.warehouse.schema import (
+    compliance_daily,
+    compliance_monthly,
+    compliance_quarterly,
+    obligation_changed_days,
+    obligation_changes,
+    summary_runs,
+    victim_compliance,
+)
 
 # The newest reporting views: one SELECT per file, the view named after the file. The migrations
 # create them from frozen copies of this text; a test requires the two to agree.
@@ -188,22 +197,9 @@ _CHANGED_FIRST = {"source": "obligation_changes ch CROSS JOIN obligations o",
                   "where": "WHERE o.crime_ref = ch.crime_ref"}
 
 
-def _replace_all(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> int:
-    from vcpipeline.rules.store import insert_rows
-
-    conn.execute(sa.delete(table))
-    return insert_rows(conn, table, rows)
-
-
 def _load_daily(conn: sa.Connection, *, full: bool) -> int:
     """Recount the daily table (all of it, or the due days in `obligation_changed_days`) and
     roll the touched months and quarters up again; the daily rows written."""
-    from vcpipeline.warehouse.schema import (
-        compliance_daily,
-        compliance_monthly,
-        compliance_quarterly,
-    )
-
     if full:
         counts = read_frame(conn, _STATUS_COUNTS_SQL.format(changed=""))
     else:
@@ -213,14 +209,12 @@ def _load_daily(conn: sa.Connection, *, full: bool) -> int:
     counts["enhanced"] = counts["enhanced"].astype(bool)
     daily = daily_compliance(counts)
     if full:
-        _replace_all(conn, compliance_daily, daily)
-        _replace_all(conn, compliance_monthly, rollup(daily, "due_month"))
-        _replace_all(conn, compliance_quarterly, rollup(daily, "due_quarter"))
+        replace_rows(conn, compliance_daily, daily)
+        replace_rows(conn, compliance_monthly, rollup(daily, "due_month"))
+        replace_rows(conn, compliance_quarterly, rollup(daily, "due_quarter"))
         return len(daily)
     if days.empty:
         return 0
-    from vcpipeline.rules.store import insert_rows
-
     dates, months, quarters = (sorted(set(p)) for p in periods(due_dates_of(days["due_at"])))
     conn.execute(sa.delete(compliance_daily).where(compliance_daily.c.due_date.in_(dates)))
     insert_rows(conn, compliance_daily, daily)
@@ -239,13 +233,6 @@ def load_summaries(engine: sa.Engine, as_of: pd.Timestamp | datetime, *,
     """Bring the summary tables up to date with the stored obligations, in one transaction; a
     JSON-able summary. Only changed days and crimes are recounted, unless the changed crimes
     outnumber `full_share` x the stored victims (then, or the first time, all of it)."""
-    from vcpipeline.warehouse.schema import (
-        obligation_changed_days,
-        obligation_changes,
-        summary_runs,
-        victim_compliance,
-    )
-
     began = time.perf_counter()
     started_at = datetime.now(UTC)
     as_of = pd.Timestamp(as_of).tz_convert("UTC")
@@ -258,13 +245,11 @@ def load_summaries(engine: sa.Engine, as_of: pd.Timestamp | datetime, *,
         daily_rows = _load_daily(conn, full=full)
         if full:
             per_victim = read_frame(conn, _PER_VICTIM_SQL.format(source="obligations o", where=""))
-            written = _replace_all(conn, victim_compliance, victim_compliance_rows(per_victim))
+            written = replace_rows(conn, victim_compliance, victim_compliance_rows(per_victim))
         else:
             per_victim = read_frame(conn, _PER_VICTIM_SQL.format(**_CHANGED_FIRST))
             conn.execute(sa.delete(victim_compliance).where(
                 victim_compliance.c.crime_ref.in_(sa.select(obligation_changes.c.crime_ref))))
-            from vcpipeline.rules.store import insert_rows
-
             written = insert_rows(conn, victim_compliance, victim_compliance_rows(per_victim))
         conn.execute(sa.delete(obligation_changes))
         conn.execute(sa.delete(obligation_changed_days))
@@ -287,8 +272,7 @@ def load_summaries(engine: sa.Engine, as_of: pd.Timestamp | datetime, *,
 
 def force_victim_compliance(engine: sa.Engine) -> dict[str, Any]:
     """Force-wide Q1: victims, compliant victims and their share (for the run's summary)."""
-    from vcpipeline.warehouse.schema import victim_compliance as table
-
+    table = victim_compliance
     with engine.connect() as conn:
         victims, compliant = conn.execute(sa.select(
             sa.func.count(), sa.func.sum(sa.case((table.c.compliant, 1), else_=0)))).one()

@@ -6,18 +6,13 @@ all. Rerunning the same night reuses its batch (the id is derived from source an
 because upserts are keyed on natural keys with "the latest extract wins", leaves the warehouse as
 if it had run once.
 
-Bulk path: PostgreSQL stages rows with `COPY` (CSV written by pyarrow) into a temporary table and
-upserts with one `INSERT ... SELECT ... ON CONFLICT`; SQLite upserts with `executemany` in chunks
-(an in-process database gains nothing from a staging copy). Either way values are converted to
-their stored form once per column, vectorised, not value by value.
+The bulk writes themselves (COPY on PostgreSQL, `executemany` on SQLite) are `warehouse.io`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +22,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vcpipeline.warehouse.frames import Kind, column_kind, read_frame
+# Re-exported: the checksums were defined here first and are imported from here.
+from vcpipeline.warehouse.checksums import (  # noqa: F401
+    VOLATILE_COLUMNS,
+    frame_checksum,
+    table_checksums,
+)
+from vcpipeline.warehouse.frames import Kind, column_kind
+from vcpipeline.warehouse.io import insert_statement, upsert_frame
 from vcpipeline.warehouse.schema import (
     BATCH_STATUSES,
     NATURAL_KEYS,
@@ -36,13 +38,7 @@ from vcpipeline.warehouse.schema import (
     quarantine,
 )
 
-SQLITE_CHUNK_ROWS = 50_000
 _ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
-COPY_CHUNK_ROWS = 250_000
-# Columns that change on every run, left out of checksums (`id`: a surrogate sequence value).
-VOLATILE_COLUMNS: frozenset[str] = frozenset({
-    "started_at", "finished_at", "processed_at", "quarantined_at", "updated_at", "loaded_at", "id",
-})
 # Field names never written to quarantine.raw_row, whatever the caller passes (defence in depth).
 PII_FIELDS: frozenset[str] = frozenset({
     "name", "first_name", "forename", "given_name", "surname", "last_name", "family_name",
@@ -82,15 +78,8 @@ def batch_id_for(source_system: str, interval_start: datetime, interval_end: dat
     return f"{source_system}:{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only the two supported backends
-        raise NotImplementedError(f"unsupported warehouse backend: {conn.dialect.name}")
-    return insert(table)
+# The old private name, still used by `ingest/run.py`: use `warehouse.io.insert_statement`.
+_insert = insert_statement
 
 
 def start_batch(
@@ -108,7 +97,7 @@ def start_batch(
         "status": "running", "started_at": _utc_now(), "finished_at": None,
         "rows_extracted": 0, "rows_loaded": 0, "rows_quarantined": 0, "message": None,
     }
-    statement = _insert(conn, load_batches).values(
+    statement = insert_statement(conn, load_batches).values(
         batch_id=batch_id, source_system=source_system,
         interval_start=interval_start, interval_end=interval_end, **reset,
     )
@@ -162,7 +151,7 @@ def record_batch_failure(
     batch_id = batch_id_for(source_system, interval_start, interval_end)
     now = _utc_now()
     failed = {"status": "failed", "finished_at": now, "message": message[:4000]}
-    statement = _insert(conn, load_batches).values(
+    statement = insert_statement(conn, load_batches).values(
         batch_id=batch_id, source_system=source_system, interval_start=interval_start,
         interval_end=interval_end, started_at=now, **failed,
     )
@@ -263,78 +252,6 @@ def canonical_rows(frame: pd.DataFrame, table: sa.Table, batch_id: str) -> pd.Da
     return rows
 
 
-def _upsert_sql(table: sa.Table, columns: Sequence[str], source: str) -> str:
-    key = NATURAL_KEYS[table.name]
-    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key)
-    return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) {source} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-        f"WHERE excluded.extracted_at >= {table.name}.extracted_at"
-    )
-
-
-def _sqlite_values(values: pd.Series) -> np.ndarray:
-    """A typed column as Python values sqlite3 binds, instants as fixed-width UTC text."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        naive = values.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-        text = np.char.add(np.datetime_as_string(naive, unit="us"), "Z").astype(object)
-        text[np.isnat(naive)] = None
-        return text
-    return values.to_numpy(dtype=object, na_value=None)
-
-
-def _chunks(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(rows), size):
-        yield rows.iloc[start:start + size]
-
-
-def _upsert_sqlite(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> None:
-    columns = list(rows.columns)
-    sql = _upsert_sql(table, columns, f"VALUES ({', '.join('?' for _ in columns)})")
-    for chunk in _chunks(rows, SQLITE_CHUNK_ROWS):
-        values = [_sqlite_values(chunk[name]) for name in columns]
-        conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
-
-
-def _arrow_for_copy(pa: Any, chunk: pd.DataFrame) -> Any:
-    """The chunk as an Arrow table, instants as explicit UTC text (10x faster to write as CSV
-    than zoned timestamps, and independent of the session's time zone)."""
-    import pyarrow.compute as pc
-
-    table = pa.Table.from_pandas(chunk, preserve_index=False)
-    for index, field in enumerate(table.schema):
-        if pa.types.is_timestamp(field.type):
-            naive = table.column(index).cast(pa.timestamp("us"))
-            text = pc.binary_join_element_wise(pc.cast(naive, pa.string()), "Z", "")
-            table = table.set_column(index, field.name, text)
-    return table
-
-
-def _upsert_postgres(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> None:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    columns = list(rows.columns)
-    names = ", ".join(columns)
-    stage = f"_stage_{table.name}"
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} (LIKE {table.name}) ON COMMIT DROP")
-    # pyarrow quotes every string and leaves nulls bare: exactly PostgreSQL's CSV reading of
-    # "" (empty text) versus nothing (NULL).
-    options = pacsv.WriteOptions(include_header=False)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
-            for chunk in _chunks(rows, COPY_CHUNK_ROWS):
-                buffer = io.BytesIO()
-                pacsv.write_csv(_arrow_for_copy(pa, chunk), buffer, options)
-                copy.write(buffer.getbuffer())
-    finally:
-        cursor.close()
-    conn.exec_driver_sql(_upsert_sql(table, columns, f"SELECT {names} FROM {stage}"))
-    conn.exec_driver_sql(f"DROP TABLE {stage}")
-
-
 def upsert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, batch_id: str) -> int:
     """Upsert canonical rows into `table`, latest extract winning; return the rows accepted.
 
@@ -344,10 +261,7 @@ def upsert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, batch
     if frame.empty:
         return 0
     rows = canonical_rows(frame, table, batch_id)
-    if conn.dialect.name == "postgresql":
-        _upsert_postgres(conn, table, rows)
-    else:
-        _upsert_sqlite(conn, table, rows)
+    upsert_frame(conn, table, rows, NATURAL_KEYS[table.name], newer="extracted_at")
     return len(frame)
 
 
@@ -415,7 +329,7 @@ def quarantine_rows(
             frame["source_row_id"].tolist(), frame["reasons"].tolist(), raw.tolist(), strict=True
         )
     ]
-    statement = _insert(conn, quarantine)
+    statement = insert_statement(conn, quarantine)
     statement = statement.on_conflict_do_update(
         index_elements=["batch_id", "source_system", "entity", "source_row_id"],
         set_={
@@ -425,49 +339,3 @@ def quarantine_rows(
     )
     conn.execute(statement, records)
     return len(records)
-
-
-# --- checksums ---------------------------------------------------------------------------------
-
-
-def _canonical_text(values: pd.Series) -> pd.Series:
-    """One column as text that is equal exactly when the stored values are equal."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        text = pd.Series(
-            np.datetime_as_string(values.dt.tz_localize(None).to_numpy("datetime64[us]"), unit="us"),
-            index=values.index, dtype="string",
-        )
-        return text.mask(values.isna(), "\0")
-    return values.astype("string").fillna("\0")
-
-
-def frame_checksum(frame: pd.DataFrame) -> str:
-    """An order-independent digest of a frame's rows (column order matters, row order not)."""
-    if frame.empty:
-        return hashlib.sha256(b"0:" + ",".join(frame.columns).encode()).hexdigest()
-    line = _canonical_text(frame.iloc[:, 0])
-    for name in frame.columns[1:]:
-        line = line.str.cat(_canonical_text(frame[name]), sep="\x1f")
-    row_hashes = np.sort(pd.util.hash_pandas_object(line, index=False).to_numpy())
-    digest = hashlib.sha256(f"{len(frame)}:{','.join(frame.columns)}:".encode())
-    digest.update(row_hashes.tobytes())
-    return digest.hexdigest()
-
-
-def table_checksums(
-    conn: sa.Connection, volatile: Collection[str] = VOLATILE_COLUMNS
-) -> dict[str, str]:
-    """A checksum of every warehouse table's contents, ignoring row order and volatile columns.
-
-    Run the same night twice and these are equal; tables added by later migrations are included
-    (reflected when this package's metadata does not know them).
-    """
-    names = sorted(set(sa.inspect(conn).get_table_names()) - {"alembic_version"})
-    checksums: dict[str, str] = {}
-    for name in names:
-        table = metadata.tables.get(name)
-        if table is None:
-            table = sa.Table(name, sa.MetaData(), autoload_with=conn)
-        columns = [column for column in table.columns if column.name not in volatile]
-        checksums[name] = frame_checksum(read_frame(conn, sa.select(*columns)))
-    return checksums
