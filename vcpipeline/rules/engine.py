@@ -14,14 +14,9 @@ of crimes given with all their victims and events, so the warehouse can call it 
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-from typing import IO
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vcpipeline.calendar import (
     add_calendar_days,
@@ -42,12 +37,16 @@ from vcpipeline.rules.choices import (
 from vcpipeline.rules.keys import (
     codes,
     duplicated_keep_last,
+    instants_us,
     is_in,
-    labelled,
     positions_in,
     strings,
-    utc_text,
-    write_csv,
+)
+from vcpipeline.rules.obligations_csv import (  # noqa: F401  (the engine's public face)
+    SORT_COLUMNS,
+    obligations_csv_bytes,
+    sort_obligations,
+    write_obligations_csv,
 )
 from vcpipeline.rules.ruleset import Rule, RuleSets
 from vcpipeline.rules.stream import (
@@ -68,7 +67,6 @@ _MET, _MET_LATE, _BREACHED, _PENDING, _WAIVED = (
 
 # The obligation frame: the contract columns plus the crime's department (the dip sample's stratum).
 RESULT_COLUMNS: tuple[str, ...] = (*OBLIGATION_COLUMNS, "department")
-SORT_COLUMNS: tuple[str, ...] = ("crime_ref", "victim_id", "rule", "trigger_at", "trigger_event_id")
 _PARTS = ("trigger", "met", "met_position", "due", "superseded", "rule")
 
 
@@ -86,7 +84,7 @@ def evaluate(crimes: pd.DataFrame, victims: pd.DataFrame, events: pd.DataFrame,
     """
     as_of_us = _instant_us(as_of)
     table = _number_victims(crimes, victims, rulesets)
-    stream = event_stream(table, events, as_of_us, rulesets, _instants_us)
+    stream = event_stream(table, events, as_of_us, rulesets, instants_us)
     in_force = agreement_in_force(stream)
     counted = counted_agreements(stream)
     rule_names = rulesets.rule_names()
@@ -127,66 +125,6 @@ def at_risk(obligations: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     return pd.Series(risky, index=obligations.index, name="at_risk")
 
 
-def sort_obligations(obligations: pd.DataFrame) -> pd.DataFrame:
-    """The contract order: crime_ref, victim_id, rule, trigger_at, trigger_event_id as byte strings."""
-    return obligations.iloc[_contract_order(obligations)]
-
-
-def obligations_csv_bytes(obligations: pd.DataFrame) -> bytes:
-    """`obligations.csv` exactly as the contract says: its columns, order, text and LF endings."""
-    buffer = io.BytesIO()
-    _write_obligations(obligations, buffer)
-    return buffer.getvalue()
-
-
-def write_obligations_csv(obligations: pd.DataFrame, file: Path | str | IO[str] | IO[bytes]) -> None:
-    """`obligations.csv` to a path, a text stream (stdout) or a binary stream."""
-    if isinstance(file, str | Path):
-        with Path(file).open("wb") as sink:
-            _write_obligations(obligations, sink)
-    elif getattr(file, "buffer", None) is not None:  # a real text stream, e.g. sys.stdout
-        file.flush()
-        _write_obligations(obligations, file.buffer)
-        file.buffer.flush()
-    elif isinstance(file, io.TextIOBase):
-        file.write(obligations_csv_bytes(obligations).decode("utf-8"))
-    else:
-        _write_obligations(obligations, file)
-
-
-def _write_obligations(obligations: pd.DataFrame, sink: IO[bytes]) -> None:
-    order = _contract_order(obligations)
-    taken = pa.array(order)
-    columns: dict[str, pa.Array] = {}
-    for column in OBLIGATION_COLUMNS:
-        values = obligations[column]
-        if column in ("trigger_at", "due_at", "met_at"):
-            columns[column] = utc_text(_instants_us(values)[order])
-        elif column == "enhanced":
-            columns[column] = labelled(values.to_numpy(dtype=bool)[order].astype(np.int8), ("false", "true"))
-        elif column == "channel_as_agreed":  # nullable: empty when there is nothing to compare
-            flags = values.astype("boolean")
-            codes_ = np.where(flags.isna().to_numpy(), -1, flags.fillna(False).to_numpy(dtype=bool))
-            columns[column] = labelled(codes_[order], ("false", "true"))
-        elif isinstance(values.dtype, pd.CategoricalDtype):
-            columns[column] = labelled(values.cat.codes.to_numpy()[order], values.cat.categories.astype(str))
-        else:
-            columns[column] = strings(values).take(taken)
-    write_csv(columns, sink)
-
-
-def _contract_order(obligations: pd.DataFrame) -> np.ndarray:
-    keys = pa.table({
-        "crime_ref": strings(obligations["crime_ref"]).fill_null(""),
-        "victim_id": strings(obligations["victim_id"]).fill_null(""),
-        "rule": strings(obligations["rule"]),
-        "trigger_at": _instants_us(obligations["trigger_at"]),
-        "trigger_event_id": strings(obligations["trigger_event_id"]).fill_null(""),
-    })
-    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in SORT_COLUMNS])
-    return order.to_numpy()
-
-
 # ----------------------------------------------------------------------------- building blocks
 
 def _utc(instant: pd.Timestamp | str) -> pd.Timestamp:
@@ -200,21 +138,13 @@ def _instant_us(instant: pd.Timestamp | str) -> int:
     return int(pd.DatetimeIndex([_utc(instant)]).as_unit("us").asi8[0])
 
 
-def _instants_us(values: pd.Series) -> np.ndarray:
-    """Tz-aware instants as int64 µs since the epoch (NaT as NAT)."""
-    index = pd.DatetimeIndex(values)
-    if index.tz is None:
-        raise ValueError("instants must be timezone-aware")
-    return index.tz_convert("UTC").as_unit("us").asi8
-
-
 def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def _number_victims(crimes: pd.DataFrame, victims: pd.DataFrame, rulesets: RuleSets) -> Victims:
     """Number the victims of known crimes by (rule set, crime) and say who is enhanced."""
-    reported = _instants_us(crimes["reported_at"])
+    reported = instants_us(crimes["reported_at"])
     usable = (reported != NAT) & ~duplicated_keep_last(crimes["crime_ref"])
     crimes, reported = crimes[usable], reported[usable]
     crime_refs = strings(crimes["crime_ref"])

@@ -59,6 +59,14 @@ def duplicated_keep_last(values: Any) -> np.ndarray:
         keep="last").to_numpy()
 
 
+def instants_us(values: Any) -> np.ndarray:
+    """Tz-aware instants (a Series or index) as int64 µs since the epoch, NaT as int64 min."""
+    index = pd.DatetimeIndex(values)
+    if index.tz is None:
+        raise ValueError("instants must be timezone-aware")
+    return index.tz_convert("UTC").as_unit("us").asi8
+
+
 def _time_of_day_table() -> pa.Array:
     """`THH:MM:SSZ` for every second of a day, indexed by the second."""
     stamps = pa.array(np.datetime_as_string(np.arange(_DAY_SECONDS).astype("datetime64[s]"), unit="s"))
