@@ -7,7 +7,8 @@ for `channel_as_agreed`, position by position over its event stream; here only t
 instant is needed, so a sort and a group's last row answer it.
 
 `events` has event_id, crime_ref, victim_id ('' or missing: every victim of the crime),
-event_type, occurred_at (UTC) and channel; `victims` has crime_ref and victim_id.
+event_type, occurred_at (UTC) and channel, and may have interval_days; `victims` has crime_ref
+and victim_id.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _KEY = ["crime_ref", "victim_id"]
 def events_per_victim(events: pd.DataFrame, victims: pd.DataFrame) -> pd.DataFrame:
     """`events` with a crime-level event (blank victim_id) repeated for each victim of its crime,
     and only events of the listed victims; sorted by (occurred_at, event_id), RULES.md's order."""
-    frame = events.loc[:, list(CHOICE_EVENT_COLUMNS)].copy()
+    optional = [column for column in ("interval_days",) if column in events.columns]
+    frame = events.loc[:, [*CHOICE_EVENT_COLUMNS, *optional]].copy()
     for column in ("event_id", "crime_ref", "victim_id", "event_type", "channel"):
         frame[column] = frame[column].astype("string").fillna("").astype(str)
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
@@ -44,15 +46,21 @@ def agreed_contacts(events: pd.DataFrame, victims: pd.DataFrame, as_of: pd.Times
 
     The latest CONTACT_AGREED at or before `as_of`; of several at one instant the last by
     event_id. `agreed` is whether there is one; `agreed_channel` its method, lower case, ''
-    when none was agreed or the agreement named none ("no preference").
+    when none was agreed or the agreement named none ("no preference"); with interval_days in
+    `events`, `agreed_interval_days` too (0: no periodic updates agreed).
     """
     chosen = events_per_victim(events[events["event_type"].astype(str) == AGREED], victims)
     chosen = chosen[chosen["occurred_at"] <= _utc(as_of)]
     latest = chosen.groupby(_KEY, sort=False).tail(1)
+    interval = ["interval_days"] if "interval_days" in latest.columns else []
     out = victims.loc[:, _KEY].astype(str).drop_duplicates().merge(
-        latest.loc[:, [*_KEY, "channel"]], how="left", on=_KEY)
+        latest.loc[:, [*_KEY, "channel", *interval]], how="left", on=_KEY)
     out["agreed"] = out["channel"].notna()
     out["agreed_channel"] = out["channel"].fillna("").str.strip().str.lower()
+    if interval:
+        days = pd.to_numeric(out["interval_days"], errors="coerce")
+        out["agreed_interval_days"] = days.fillna(0).astype("int64")
+        return out.loc[:, [*AGREED_CONTACT_COLUMNS, "agreed_interval_days"]]
     return out.loc[:, list(AGREED_CONTACT_COLUMNS)]
 
 

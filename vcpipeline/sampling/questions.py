@@ -5,12 +5,18 @@ answer column the worksheet shows the automated **finding** for that crime, buil
 obligations (RULES.md), so the reviewer can start from it and the survey can measure how often
 reviewers and the rule engine agree.
 
-Per question the finding is one word (`No data` for every question but Q2 when the crime has no
-obligations at all, i.e. the rule engine has not evaluated it):
+The questions' labels and wording for Q3–Q7 and Q9 are the rule set's (`label`,
+`worksheet_question` of the rule whose `board_question` names it; Q5 is answered by
+`investigation_update` and the victim-led `agreed_update`, and reads as the former): see
+`board_questions`. Q1, Q2 and Q8 are no rule's, so their words are here.
 
-- a rule's question (Q3–Q7, Q9): the worst status of that rule's obligations over the crime's
-  victims, worst first `BREACHED`, `MET_LATE`, `PENDING`, `MET`; `n/a` when the rule owes nothing
-  (e.g. no arrest, so no update was due);
+Per question the finding is one word or phrase (`No data` for every question but Q2 when the crime
+has no obligations at all, i.e. the rule engine has not evaluated it):
+
+- a rule's question (Q3–Q7, Q9): the worst status of its rules' obligations over the crime's
+  victims, worst first `BREACHED`, `MET_LATE`, `PENDING`, `MET`, then `WAIVED`, shown as
+  "not owed: the victim's choice" (opted out, or agreed another plan: RULES.md v2); `n/a` when the
+  rule owes nothing (e.g. no arrest, so no update was due);
 - Q1 (compliant): `NOT_COMPLIANT` when any obligation is `BREACHED` or `MET_LATE` (RULES.md),
   else `COMPLIANT`;
 - Q8 (VPS used): `USED` when a `vps_feedback` obligation exists (it is triggered by `VPS_USED`),
@@ -18,8 +24,9 @@ obligations at all, i.e. the rule engine has not evaluated it):
 - Q2 (good service): `REVIEWER`, a judgement no rule can make.
 
 Each finding maps to the answer the automated check would give (`automated_answer`): MET,
-COMPLIANT and USED are Yes; BREACHED, MET_LATE and NOT_COMPLIANT are No; n/a is N/A; a PENDING
-obligation, REVIEWER and No data are No data (undecided, so left out of the agreement).
+COMPLIANT and USED are Yes; BREACHED, MET_LATE and NOT_COMPLIANT are No; n/a and not owed are
+N/A; a PENDING obligation, REVIEWER and No data are No data (undecided, so left out of the
+agreement).
 """
 
 from __future__ import annotations
@@ -30,50 +37,68 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from vcpipeline.rules.ruleset import RuleSets, load_rulesets
 from vcpipeline.sampling.survey import NO, NO_DATA, NOT_APPLICABLE, YES
 
 
 @dataclass(frozen=True)
 class Question:
-    """One board-paper question: its id, its short label, the paper's wording, its rule."""
+    """One board-paper question: its id, its short label, the paper's wording, its rules."""
 
     id: str
     label: str
     text: str
-    rule: str | None  # the obligation rule that answers it, when there is one
+    rule: str | None  # the obligation rule that answers it and gives its words, when there is one
+    rules: tuple[str, ...] = ()  # every rule whose obligations answer it (`rule` first)
 
 
-QUESTIONS: tuple[Question, ...] = (
-    Question("Q1", "Victims Code compliant", "Do you think this has been Victims Code compliant?", None),
-    Question("Q2", "Good level of service", "Do you think a good level of service was provided?", None),
-    Question("Q3", "Written acknowledgement",
-             "Did the victim receive a written acknowledgement that a crime was reported?",
-             "acknowledgement"),
-    Question("Q4", "Assessed / referred within 2 days",
-             "Was the victim assessed and, if found to be in need, referred to support services, "
-             "within 2 days of the crime being reported?", "needs_referral"),
-    Question("Q5", "Updates within 5 working days (1 if enhanced)",
-             "Are the updates the victim receives on the investigation, suspects and outcome present, "
-             "made within 5 working days (1 if enhanced), and of an appropriate quality?",
-             "investigation_update"),
-    Question("Q6", "Informed of end of CJS journey",
-             "Is the victim informed of the end of their CJS journey (e.g. stop investigation, drop "
-             "charges, sentence, out of court disposal)?", "outcome_notification"),
-    Question("Q7", "VPS taken", "Was a VPS taken?", "vps_offer"),
-    Question("Q8", "VPS used", "Was the VPS used?", None),
-    Question("Q9", "Reported back to the victim", "Was this reported back to the victim?", "vps_feedback"),
-)
+# The nine questions in the board paper's order; those no rule answers keep their words here.
+QUESTION_ORDER: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8", "Q9")
+REVIEWER_QUESTIONS: Mapping[str, tuple[str, str]] = {
+    "Q1": ("Victims Code compliant", "Do you think this has been Victims Code compliant?"),
+    "Q2": ("Good level of service", "Do you think a good level of service was provided?"),
+    "Q8": ("VPS used", "Was the VPS used?"),
+}
+
+
+def board_questions(rulesets: RuleSets) -> tuple[Question, ...]:
+    """The nine questions, those a rule answers worded from the rule set (latest set's words).
+
+    A rule answers the last question its `board_question` names (`Q8/Q9`: Q9; Q8 is read from
+    whether that rule was triggered). Of several rules answering one question, the one that is not
+    periodic gives the question its words (the Code's own duty; the periodic one adds the
+    victim-led part). A question no rule and no fixed wording covers is an error.
+    """
+    answering: dict[str, list[str]] = {}
+    for name in rulesets.rule_names():
+        rule = rulesets.rule(name)
+        answering.setdefault(rule.board_question.split("/")[-1], []).append(name)
+    questions = []
+    for qid in QUESTION_ORDER:
+        if qid in REVIEWER_QUESTIONS:
+            questions.append(Question(qid, *REVIEWER_QUESTIONS[qid], None))
+            continue
+        names = sorted(answering.get(qid, ()), key=lambda n: (rulesets.rule(n).kind == "periodic", n))
+        if not names:
+            raise ValueError(f"{rulesets.source}: no rule answers board-paper question {qid}")
+        primary = rulesets.rule(names[0])
+        questions.append(Question(qid, primary.label, primary.worksheet_question, primary.name, tuple(names)))
+    return tuple(questions)
+
+
+QUESTIONS: tuple[Question, ...] = board_questions(load_rulesets())  # the packaged rule sets, read once
 QUESTION_IDS: tuple[str, ...] = tuple(question.id for question in QUESTIONS)
 QUESTIONS_BY_ID: Mapping[str, Question] = {question.id: question for question in QUESTIONS}
 
 # Worst first: the finding for a rule is its worst obligation's status.
-STATUS_SEVERITY: tuple[str, ...] = ("BREACHED", "MET_LATE", "PENDING", "MET")
+STATUS_SEVERITY: tuple[str, ...] = ("BREACHED", "MET_LATE", "PENDING", "MET", "WAIVED")
 RULE_NOT_OWED = "n/a"
+NOT_OWED_BY_CHOICE = "not owed: the victim's choice"  # every obligation of the question WAIVED
 COMPLIANT, NOT_COMPLIANT, USED, REVIEWER = "COMPLIANT", "NOT_COMPLIANT", "USED", "REVIEWER"
 FINDING_ANSWERS: Mapping[str, str] = {
     "MET": YES, COMPLIANT: YES, USED: YES,
     "BREACHED": NO, "MET_LATE": NO, NOT_COMPLIANT: NO,
-    RULE_NOT_OWED: NOT_APPLICABLE,
+    RULE_NOT_OWED: NOT_APPLICABLE, NOT_OWED_BY_CHOICE: NOT_APPLICABLE,
     "PENDING": NO_DATA, REVIEWER: NO_DATA, NO_DATA: NO_DATA,
 }
 FINDING_COLUMNS: tuple[str, ...] = ("crime_ref", "question", "finding", "automated_answer")
@@ -98,22 +123,26 @@ def _worst_status_by_rule(obligations: pd.DataFrame) -> pd.DataFrame:
     return worst.rename("code").reset_index()
 
 
-def crime_findings(crime_refs: pd.Series, obligations: pd.DataFrame) -> pd.DataFrame:
+def crime_findings(crime_refs: pd.Series, obligations: pd.DataFrame,
+                   questions: tuple[Question, ...] = QUESTIONS) -> pd.DataFrame:
     """The automated finding per sampled crime and question (FINDING_COLUMNS, sorted by crime, question).
 
     `obligations` has at least crime_ref, rule and status (the warehouse's `obligations` table or
-    `vcp sla` output); obligations of crimes outside `crime_refs` are ignored.
+    `vcp sla` output); obligations of crimes outside `crime_refs` are ignored. `questions`
+    (`board_questions`) says which rules answer which question.
     """
     refs = pd.Index(pd.unique(crime_refs.astype("str")), name="crime_ref")
     owed = obligations[obligations["crime_ref"].astype("str").isin(refs)]
     worst = _worst_status_by_rule(owed).pivot_table(index="crime_ref", columns="rule", values="code",
                                                     aggfunc="min").reindex(index=refs)
-    status_names = np.array(STATUS_SEVERITY, dtype=object)
+    status_names = np.array([NOT_OWED_BY_CHOICE if status == "WAIVED" else status
+                             for status in STATUS_SEVERITY], dtype=object)
 
-    def rule_finding(rule: str) -> np.ndarray:
-        if rule not in worst.columns:
+    def rule_finding(*rules: str) -> np.ndarray:
+        present = [rule for rule in rules if rule in worst.columns]
+        if not present:
             return np.full(len(refs), RULE_NOT_OWED, dtype=object)
-        codes = worst[rule]
+        codes = worst[present].min(axis=1)
         return np.where(codes.isna(), RULE_NOT_OWED,
                         status_names[codes.fillna(0).astype("int64").to_numpy()])
 
@@ -128,9 +157,9 @@ def crime_findings(crime_refs: pd.Series, obligations: pd.DataFrame) -> pd.DataF
         "Q8": np.where(has_rule["vps_feedback"], USED,
                        np.where(has_rule["vps_offer"], NO_DATA, RULE_NOT_OWED)),
     }
-    for question in QUESTIONS:
+    for question in questions:
         if question.rule is not None:
-            per_question[question.id] = rule_finding(question.rule)
+            per_question[question.id] = rule_finding(*(question.rules or (question.rule,)))
     for question in QUESTION_IDS:  # a crime the rule engine never evaluated: nothing is known
         if question != "Q2":
             per_question[question] = np.where(refs.isin(evaluated), per_question[question], NO_DATA)

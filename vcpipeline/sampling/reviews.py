@@ -94,6 +94,9 @@ def worksheet_problem(content: WorksheetContent, sample_id: str, population_hash
     """(kind, problem) when the worksheet as a whole cannot be trusted for this sample; else None."""
     meta = content.meta
     if meta.get("format") != FORMAT:
+        if meta.get("format", "").startswith(FORMAT.rsplit("/", 1)[0] + "/"):
+            return WRONG_SAMPLE, (f"a worksheet of an earlier format ({meta['format']}, now {FORMAT}): "
+                                  "write and send the current one")
         return TAMPERED_HEADER, "the hidden _vcp sheet is missing or altered: not a dip-sample worksheet from vcp"
     if meta.get("sample_id") != sample_id:
         return WRONG_SAMPLE, f"worksheet of sample {meta.get('sample_id')!r}, not {sample_id!r}"

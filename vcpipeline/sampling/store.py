@@ -28,6 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from vcpipeline.alerts.contact import CHOICE_EVENT_COLUMNS, CHOICE_EVENT_TYPES
 from vcpipeline.sampling.allocation import SamplingError
 from vcpipeline.sampling.selection import (
     DEFAULT_MINIMUM,
@@ -41,7 +42,9 @@ from vcpipeline.sampling.selection import (
 )
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
+    case_events,
     crimes,
+    obligation_runs,
     sample_crimes,
     sample_findings,
     sample_reserve,
@@ -133,6 +136,26 @@ def earlier_sampled_crimes(conn: sa.Connection, quarter: str) -> pd.Series:
              .join_from(sample_crimes, samples, sample_crimes.c.sample_id == samples.c.sample_id)
              .where(samples.c.quarter < quarter_name(quarter)))
     return read_frame(conn, query)["crime_ref"].astype("str")
+
+
+def read_victim_choices(conn: sa.Connection, crime_refs: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(victims: crime_ref, victim_id; their choice events: CONTACT_AGREED, OPTED_OUT, OPTED_IN,
+    with CHOICE_EVENT_COLUMNS and interval_days when the warehouse has it) of some crimes."""
+    e = case_events.c
+    optional = [column for name in ("interval_days",) if (column := e.get(name)) is not None]
+    people = read_frame(conn, sa.select(victims.c.crime_ref, victims.c.victim_id)
+                        .where(victims.c.crime_ref.in_(crime_refs)))
+    events = read_frame(conn, sa.select(*(e[name] for name in CHOICE_EVENT_COLUMNS), *optional)
+                        .where(e.crime_ref.in_(crime_refs), e.event_type.in_(CHOICE_EVENT_TYPES)))
+    return people, events.reindex(columns=[*CHOICE_EVENT_COLUMNS, *(c.name for c in optional)])
+
+
+def latest_evaluation(conn: sa.Connection) -> pd.Timestamp | None:
+    """The latest instant the rule engine evaluated the obligations at (None: never)."""
+    if not sa.inspect(conn).has_table("obligation_runs"):
+        return None
+    latest = conn.execute(sa.select(sa.func.max(obligation_runs.c.as_of))).scalar()
+    return None if latest is None else pd.Timestamp(latest).tz_convert("UTC")  # UtcDateTime: aware
 
 
 def read_sample(conn: sa.Connection, sample_id: str) -> SampleRecord:

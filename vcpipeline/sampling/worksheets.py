@@ -1,10 +1,12 @@
 """Reviewer worksheets: one XLSX per department listing its sampled crimes, to be answered and returned.
 
 Layout (sheet `Review`): row 1 is the header, then one row per sampled crime, sorted by crime_ref:
-crime reference, department, reported on (local date), the crime's obligations as text, then for
+crime reference, department, reported on (local date), the crime's obligations as text, each
+victim's agreed contact (method and interval) and opt-outs (local dates, `choices.py`), then for
 each of the nine questions an **automated finding** column (reference, pre-filled, locked) and an
 **answer** column (empty, restricted by data validation to Yes / No / N/A / No data), and a free-text
-comment. Nothing about the victim appears: crime refs, pseudonymous victim ids, codes and dates.
+comment. Nothing about the victim appears: crime refs, pseudonymous victim ids, codes and dates
+(a contact method names how, never where: no number or address).
 
 Tamper evidence: a very hidden sheet `_vcp` holds the format, sample id, department, population
 hash and a sha256 of those and the header row. The review sheet is protected (no password: it
@@ -27,10 +29,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from vcpipeline.sampling.choices import (
+    AGREED_METHOD_HEADER,
+    OPTED_OUT_HEADER,
+    agreed_contact_text,
+    opted_out_text,
+)
 from vcpipeline.sampling.questions import (
     OBLIGATION_INPUT_COLUMNS,
     QUESTIONS,
@@ -38,17 +47,24 @@ from vcpipeline.sampling.questions import (
     obligations_text,
 )
 from vcpipeline.sampling.selection import quarter_bounds
-from vcpipeline.sampling.store import read_sample, transaction
+from vcpipeline.sampling.store import (
+    latest_evaluation,
+    read_sample,
+    read_victim_choices,
+    transaction,
+)
 from vcpipeline.sampling.survey import ANSWERS
 from vcpipeline.textsafety import looks_like_formula
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import crimes, sample_findings
 
-FORMAT = "vcp-dip-sample-worksheet/1"
+FORMAT = "vcp-dip-sample-worksheet/2"  # 2: the victims' agreed contact and opt-out columns
 REVIEW_SHEET, META_SHEET = "Review", "_vcp"
-REFERENCE_HEADER: tuple[str, ...] = ("Crime reference", "Department", "Reported on", "Obligations (automated)")
+REFERENCE_HEADER: tuple[str, ...] = ("Crime reference", "Department", "Reported on", "Obligations (automated)",
+                                     AGREED_METHOD_HEADER, OPTED_OUT_HEADER)
 COMMENT_HEADER = "Comment"
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can say: no clock in the bytes
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_WIDE = {REFERENCE_HEADER[3]: 40, AGREED_METHOD_HEADER: 28, OPTED_OUT_HEADER: 28, COMMENT_HEADER: 40}  # the earliest a zip entry can say: no clock in the bytes
 
 
 def finding_header(question_id: str) -> str:
@@ -86,12 +102,15 @@ def worksheet_file_name(sample_id: str, department: str) -> str:
 # --- the rows (pure) ---------------------------------------------------------------------------
 
 def worksheet_rows(sampled: pd.DataFrame, reported_at: pd.Series, findings: pd.DataFrame,
-                   obligation_lines: pd.Series) -> pd.DataFrame:
+                   obligation_lines: pd.Series, agreed_contact: pd.Series | None = None,
+                   opted_out: pd.Series | None = None) -> pd.DataFrame:
     """The worksheet's data rows for every sampled crime, all departments (columns = header).
 
     `sampled` has crime_ref and stratum; `reported_at` is indexed by crime_ref (UTC instants);
-    `findings` is `questions.crime_findings` output; `obligation_lines` is indexed by crime_ref.
-    Answer and comment columns are empty strings.
+    `findings` is `questions.crime_findings` output; `obligation_lines`, `agreed_contact` and
+    `opted_out` (`choices.py`) are indexed by crime_ref. A crime with no opt-out has an empty
+    "Opted out" cell; one without victims' choices read, empty cells for both. Answer and comment
+    columns are empty strings.
     """
     from vcpipeline.calendar import local_dates
 
@@ -103,6 +122,8 @@ def worksheet_rows(sampled: pd.DataFrame, reported_at: pd.Series, findings: pd.D
         REFERENCE_HEADER[1]: sampled["stratum"].astype("str").to_numpy(),
         REFERENCE_HEADER[2]: reported_on.to_numpy(),
         REFERENCE_HEADER[3]: obligation_lines.reindex(refs).fillna("(none recorded)").to_numpy(),
+        AGREED_METHOD_HEADER: _by_crime(agreed_contact, refs),
+        OPTED_OUT_HEADER: _by_crime(opted_out, refs),
     })
     wide = findings.pivot_table(index="crime_ref", columns="question", values="finding",
                                 aggfunc="first").reindex(refs)
@@ -111,6 +132,12 @@ def worksheet_rows(sampled: pd.DataFrame, reported_at: pd.Series, findings: pd.D
         rows[answer_header(question.id)] = ""
     rows[COMMENT_HEADER] = ""
     return rows.sort_values(REFERENCE_HEADER[0], kind="stable", ignore_index=True)[list(worksheet_header())]
+
+
+def _by_crime(texts: pd.Series | None, refs: pd.Series) -> np.ndarray:
+    if texts is None:
+        return np.full(len(refs), "", dtype=object)
+    return texts.reindex(refs).fillna("").astype(str).to_numpy(dtype=object)
 
 
 # --- the workbook ------------------------------------------------------------------------------
@@ -140,7 +167,7 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
         letter = get_column_letter(column)
         cell = sheet.cell(row=1, column=column)
         cell.font, cell.alignment = bold, wrap
-        sheet.column_dimensions[letter].width = 40 if column in (4, len(header)) else 16
+        sheet.column_dimensions[letter].width = _WIDE.get(header[column - 1], 16)
         for row in range(2, sheet.max_row + 1):
             body = sheet.cell(row=row, column=column)
             body.alignment = wrap
@@ -292,8 +319,13 @@ def write_worksheets(engine_or_conn: Engine | sa.Connection, sample_id: str, fol
                               .where(crimes.c.crime_ref.in_(refs)))
         obligations = read_obligations(conn, refs)
         findings = crime_findings(record.crimes["crime_ref"], obligations)
+        people, choices = read_victim_choices(conn, refs)
+        # Choices as the obligations know them: up to the latest evaluation (or the quarter's end).
+        evaluated = latest_evaluation(conn)
+        as_of = quarter_bounds(record.header["quarter"])[1] if evaluated is None else evaluated
         rows = worksheet_rows(record.crimes, reported.set_index("crime_ref")["reported_at"], findings,
-                              obligations_text(obligations))
+                              obligations_text(obligations), agreed_contact_text(people, choices, as_of),
+                              opted_out_text(people, choices, as_of))
         conn.execute(sa.delete(sample_findings).where(sample_findings.c.sample_id == sample_id))
         if len(findings):
             conn.execute(sample_findings.insert(),
