@@ -132,7 +132,9 @@ def store_night(engine: Engine, obligations: pd.DataFrame) -> None:
         }), batch)
         table = warehouse_metadata.tables["obligations"]
         conn.execute(sa.delete(table))
-        rows = obligations.loc[:, [c for c in OBLIGATION_COLUMNS if c not in ("team", "officer_collar")]]
+        stored = [c for c in OBLIGATION_COLUMNS if c not in ("team", "officer_collar")]
+        stored += [c for c in ("owner",) if c in obligations.columns and c in table.c]  # version 2
+        rows = obligations.loc[:, stored]
         records = []
         for record in rows.to_dict("records"):
             record = {k: (None if v is pd.NaT else v) for k, v in record.items()}

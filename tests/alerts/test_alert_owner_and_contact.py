@@ -8,6 +8,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.contact import agreed_contacts, opt_out_history
@@ -15,6 +16,8 @@ from vcpipeline.alerts.selection import route_to_leads
 from vcpipeline.alerts.store import read_agreed_contacts
 from vcpipeline.alerts.wording import rule_descriptions, rule_wording
 from vcpipeline.rules.ruleset import RuleSets, load_rulesets
+from vcpipeline.warehouse.schema import crimes as crimes_table
+from vcpipeline.warehouse.schema import obligations as obligations_table
 
 from .conftest import AS_OF, TEAMS, no_log, obligation, store_night
 
@@ -153,9 +156,20 @@ def test_an_agreed_update_reads_with_the_interval_agreed_with_the_victim():
     ]
 
 
-def test_the_agreed_method_is_read_from_the_warehouses_events(engine):
+def _store_events(engine, events: pd.DataFrame) -> None:
     from vcpipeline.warehouse.load import start_batch, upsert_events
 
+    with engine.begin() as conn:
+        batch = start_batch(conn, "victim_contact", datetime(2026, 4, 1, 1, tzinfo=UTC),
+                            datetime(2026, 4, 2, 1, tzinfo=UTC))
+        upsert_events(conn, events.assign(
+            occurred_at=pd.to_datetime(events["occurred_at"], utc=True),
+            victim_id=events["victim_id"].replace("", None),
+            source_system="victim_contact", source_row_id=events["event_id"],
+            extracted_at=pd.Timestamp("2026-04-02T00:30:00Z")), batch)
+
+
+def test_the_agreed_method_is_read_from_the_warehouses_events(engine):
     frame = pd.DataFrame([_owned("CR-7401", "FORCE_RESPONSE"), _owned("CR-7402", "FORCE_RESPONSE")])
     frame["trigger_event_type"] = "SUSPECT_ARRESTED"
     store_night(engine, frame.drop(columns=["owner", "witness_care_team"]))
@@ -164,13 +178,32 @@ def test_the_agreed_method_is_read_from_the_warehouses_events(engine):
         ("AG-2", "CR-7401", "", "CONTACT_AGREED", "2026-04-02T09:00:00Z", "email"),  # after the night
         ("AG-3", "CR-7402", "", "CONTACT_AGREED", "2026-03-17T10:00:00Z", "letter"),
     )
-    with engine.begin() as conn:
-        batch = start_batch(conn, "victim_contact", datetime(2026, 4, 1, 1, tzinfo=UTC),
-                            datetime(2026, 4, 2, 1, tzinfo=UTC))
-        upsert_events(conn, events.assign(
-            occurred_at=pd.to_datetime(events["occurred_at"], utc=True), victim_id=None,
-            source_system="victim_contact", source_row_id=events["event_id"],
-            extracted_at=pd.Timestamp("2026-04-02T00:30:00Z")), batch)
+    _store_events(engine, events)
     with engine.connect() as conn:
         found = read_agreed_contacts(conn, frame.loc[:, ["crime_ref", "victim_id"]], AS_OF)
     assert found.set_index("crime_ref")["agreed_channel"].to_dict() == {"CR-7401": "phone", "CR-7402": "letter"}
+
+
+@pytest.mark.skipif("owner" not in obligations_table.c or "witness_care_team" not in crimes_table.c,
+                    reason="the warehouse schema has no obligations.owner / crimes.witness_care_team yet")
+def test_vcp_alerts_sends_witness_care_items_to_the_court_areas_team_with_the_agreed_method(
+        engine, migrated_warehouse, tmp_path):
+    from vcpipeline.cli import main
+    from vcpipeline.orchestration.mailsink import read_message
+
+    frame = pd.DataFrame([_owned("CR-7501", "FORCE_RESPONSE", "WCU-BHM"),
+                          _owned("CR-7502", "WITNESS_CARE", "WCU-BHM"),
+                          _owned("CR-7503", "WITNESS_CARE", "")])
+    frame["trigger_event_type"] = "SUSPECT_CHARGED"
+    store_night(engine, frame)
+    _store_events(engine, _events(("AG-1", "CR-7502", "V1", "CONTACT_AGREED", "2026-03-17T10:00:00Z", "phone")))
+    teams = tmp_path / "teams.csv"
+    WITNESS_CARE_TEAMS.to_csv(teams, index=False)
+    out = tmp_path / "mail"
+    assert main(["alerts", "--url", migrated_warehouse, "--as-of", "2026-04-02T02:00:00", "--dry-run",
+                 "--out", str(out), "--teams", str(teams)]) == 0
+    assert sorted(path.name for path in out.glob("*.eml")) == [
+        "RESP-B3_2026-04-02.eml", "WCU-BHM_2026-04-02.eml", "WITNESS_CARE_no-team_2026-04-02.eml"]
+    body = read_message(out / "WCU-BHM_2026-04-02.eml").get_body(("plain",)).get_content()
+    assert "- CR-7502, victim V1 (agreed: phone): Update the victim within 5 working days of a charge." in body
+    assert "CR-7501" not in body and "CR-7503" not in body
