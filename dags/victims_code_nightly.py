@@ -74,7 +74,8 @@ def victims_code_nightly() -> None:
         from vcpipeline.tasks import nightly, runtime
 
         return nightly.extract_validate_load(
-            source, data_interval_start, data_interval_end, runtime.warehouse_url()
+            source, data_interval_start, data_interval_end, runtime.warehouse_url(),
+            source_config=runtime.source_config,
         )
 
     @task(outlets=[assets.OBLIGATIONS])

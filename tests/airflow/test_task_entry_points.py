@@ -125,3 +125,47 @@ def test_a_draw_that_cannot_be_made_fails_the_task_without_retries(tmp_path):
     assert quarterly_sample.draw_sample(url, start, size=240, minimum=10, force=False)["status"] == "created"
     with pytest.raises(AirflowFailException, match="re-draw with force"):
         quarterly_sample.draw_sample(url, start, size=10, minimum=10, force=False)
+
+
+def test_the_nightly_load_hands_ingest_the_source_config_its_resolver_gives(monkeypatch, tmp_path):
+    """The task resolves where the source lives (the DAG passes `runtime.source_config`); ingest
+    is handed the resolved config and never asks Airflow itself."""
+    import dataclasses
+
+    from vcpipeline.ingest import run
+
+    handed = []
+
+    def fake_batch(config, start, end, engine, **kwargs):
+        handed.append(config)
+        return run.BatchResult(source=config.name, system=config.system, batch_id="b1",
+                               interval_start=start, interval_end=end, status="succeeded")
+
+    monkeypatch.setattr(run, "run_source_batch", fake_batch)
+    monkeypatch.setattr(nightly, "_migrated_warehouse", lambda url: {})
+    elsewhere = "sqlite:////srv/elsewhere/crime_recording.db"
+
+    nightly.extract_validate_load(
+        "crime_recording", datetime(2026, 7, 1, 1, tzinfo=UTC), datetime(2026, 7, 2, 1, tzinfo=UTC),
+        f"sqlite:///{tmp_path / 'w.db'}",
+        source_config=lambda config: dataclasses.replace(config, connection=elsewhere))
+    nightly.extract_validate_load(
+        "crime_recording", datetime(2026, 7, 1, 1, tzinfo=UTC), datetime(2026, 7, 2, 1, tzinfo=UTC),
+        f"sqlite:///{tmp_path / 'w.db'}")
+
+    assert handed[0].connection == elsewhere
+    assert handed[1].connection != elsewhere  # outside Airflow: as sources.toml declares it
+
+
+def test_a_sql_source_takes_its_airflow_connection_when_airflow_has_one(monkeypatch):
+    from vcpipeline.sources.config import load_source_config
+    from vcpipeline.tasks.runtime import source_config
+
+    configs = {config.name: config for config in load_source_config()}
+    crime, drops = configs["crime_recording"], configs["witness_care"]
+    monkeypatch.delenv("AIRFLOW_CONN_VCP_SRC_CRIME_RECORDING", raising=False)
+    assert source_config(crime) == crime  # no such connection: as declared
+
+    monkeypatch.setenv("AIRFLOW_CONN_VCP_SRC_CRIME_RECORDING", "sqlite:////srv/vcp/crime.db")
+    assert source_config(crime).connection == "sqlite:////srv/vcp/crime.db"
+    assert source_config(drops) == drops  # a drop folder has no connection

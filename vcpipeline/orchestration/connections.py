@@ -6,10 +6,16 @@ variables or in Airflow's store (docs/operations.md).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+    from vcpipeline.sources.config import SourceConfig
+
+log = logging.getLogger(__name__)
 
 WAREHOUSE_CONN_ID = "vcp_warehouse"
 SMTP_CONN_ID = "vcp_smtp"
@@ -53,3 +59,23 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     except AirflowNotFoundException:
         return settings.warehouse_url()
     return sqlalchemy_url(conn)
+
+
+def source_config(config: SourceConfig) -> SourceConfig:
+    """The source's config with the URL of its `airflow_conn_id` connection, when it has one and
+    Airflow knows it; otherwise the config as declared in `sources.toml`.
+
+    Only call this inside a running task: it asks Airflow for the connection. The task resolves
+    it and hands ingest the result, so ingest never looks at Airflow.
+    """
+    if config.kind != "sql" or not config.airflow_conn_id:
+        return config
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(config.airflow_conn_id)
+    except AirflowNotFoundException:
+        return config
+    log.info("source %s: using Airflow connection %s", config.name, config.airflow_conn_id)
+    return dataclasses.replace(config, connection=sqlalchemy_url(conn))

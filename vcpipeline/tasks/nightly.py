@@ -7,11 +7,15 @@ backfill of the same night does the same work. Each converts the instants it is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcpipeline.tasks.runtime import utc_instant
+
+if TYPE_CHECKING:
+    from vcpipeline.sources.config import SourceConfig
 
 
 def configured_sources(load_first: bool | None = None, sources_file: Path | None = None) -> list[str]:
@@ -39,10 +43,20 @@ def _migrated_warehouse(warehouse_url: str) -> dict[str, Any]:
     return {"warehouse": display_url(warehouse_url), "schema_revision": revision, "schema_head": head()}
 
 
+def as_declared(config: SourceConfig) -> SourceConfig:
+    """A source's config as `sources.toml` declares it (outside Airflow: tests, local runs)."""
+    return config
+
+
 def extract_validate_load(
-    source: str, interval_start: datetime | None, interval_end: datetime | None, warehouse_url: str
+    source: str, interval_start: datetime | None, interval_end: datetime | None, warehouse_url: str,
+    *, source_config: Callable[[SourceConfig], SourceConfig] = as_declared,
 ) -> dict[str, Any]:
     """Load one source's changes in [interval_start, interval_end) as one batch; its summary (JSON-able).
+
+    `source_config` resolves where the source lives: the DAG passes `runtime.source_config`
+    (its Airflow connection, when it has one), so ingest is handed a resolved config and never
+    looks at Airflow.
 
     Raises when the batch could not load (a batch-level validation failure, recorded on the
     batch row with what failed; or an error, after rolling the batch back), so the task fails,
@@ -61,7 +75,7 @@ def extract_validate_load(
     from vcpipeline.warehouse.db import make_engine
 
     configs = load_source_config()
-    config = next(c for c in configs if c.name == source)
+    config = source_config(next(c for c in configs if c.name == source))
     engine = make_engine(warehouse_url)
     try:
         result = run_source_batch(config, start, end, engine, configs=configs,

@@ -2,7 +2,8 @@
 
 Airflow hands a task its data interval as pendulum instants (None outside a scheduled run).
 `utc_instant` turns each, once, into what the pipeline below takes: an aware `datetime` in UTC.
-The rest only ask Airflow, so call them inside a running task (the names and defaults live in
+The rest only ask Airflow (the warehouse URL, a source system's connection, the Variables), so
+call them inside a running task (the names and defaults live in
 `vcpipeline.orchestration.connections` and `.variables`, which tests and the demo use too).
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from vcpipeline.orchestration.connections import (
     DATA_ENGINEERING_EMAIL_VAR,
     SMTP_CONN_ID,
+    source_config,
     warehouse_url,
 )
 from vcpipeline.orchestration.variables import (
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SMTP_CONN_ID", "data_docs_url", "data_engineering_email", "returns_folder", "reviewers_email",
-    "sample_folder", "smtp_sender", "utc_instant", "warehouse_url",
+    "sample_folder", "smtp_sender", "source_config", "utc_instant", "warehouse_url",
 ]
 
 
