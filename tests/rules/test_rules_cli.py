@@ -202,7 +202,7 @@ def test_summary_line_counts_rows_read_quarantined_replaced_after_as_of_and_obli
     code, _, err = run(capsys, "--input", str(folder), "--as-of", "2026-03-31T12:00:00Z")
     assert code == 0 and err.count("\n") == 1
     assert err.startswith("vcp sla: read 2 crimes, 2 victims, 5 events; quarantined 1; replaced by a later row 1; "
-                          "after the as-of instant 3 (1 crimes, 1 victims, 1 events); 3 obligations (")
+                          "left out as after the as-of instant 3 (1 crimes, 1 victims, 1 events); 3 obligations (")
     assert "WAIVED" in err and "BREACHED" in err
 
 

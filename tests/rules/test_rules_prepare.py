@@ -259,3 +259,18 @@ def test_quarantine_has_every_contract_column_in_the_contract_order(vc) -> None:
     ready = vc.prepared(crimes=[vc.crime(hate_crime="maybe")])
     union = list(dict.fromkeys([*CRIME_COLUMNS, *VICTIM_COLUMNS, *EVENT_COLUMNS, "interval_days"]))
     assert list(ready.quarantine.columns) == ["file", "row_number", *union, "reason"]
+
+
+def test_a_later_row_dated_after_the_as_of_instant_replaces_the_earlier_and_is_left_out(vc) -> None:
+    ready = vc.prepared(events=[vc.event("E1", "VICTIM_UPDATE", "2026-03-03T10:00:00Z"),
+                                vc.event("E1", "VICTIM_UPDATE", "2026-04-03T10:00:00Z")])
+    assert ready.events.empty and ready.quarantine.empty
+    assert (ready.counts["events_superseded"], ready.counts["events_after_as_of"]) == (1, 1)
+
+
+def test_local_times_in_the_gap_and_the_fold_are_read_as_rules_md_says(vc) -> None:
+    ready = vc.prepared(crimes=[vc.crime(reported_at="2026-03-01T00:00:00Z")],
+                        events=[vc.event("E1", "VICTIM_UPDATE", "2026-03-29T01:15"),
+                                vc.event("E2", "VICTIM_UPDATE", "2026-10-25 01:30:00")],
+                        as_of="2026-11-01T00:00:00Z")
+    assert vc.utc(ready.events["occurred_at"]) == ["2026-03-29T01:15:00Z", "2026-10-25T00:30:00Z"]

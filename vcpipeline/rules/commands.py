@@ -129,5 +129,5 @@ def summary_line(counts: dict[str, int], obligations) -> str:
     statuses = obligations["status"].astype("string").value_counts()
     by_status = ", ".join(f"{int(statuses.get(s, 0))} {s}" for s in STATUSES)
     return (f"read {read}; quarantined {counts['quarantined']}; replaced by a later row "
-            f"{counts['superseded']}; after the as-of instant {counts['after_as_of']} ({after}); "
+            f"{counts['superseded']}; left out as after the as-of instant {counts['after_as_of']} ({after}); "
             f"{len(obligations)} obligations ({by_status})")
