@@ -3,12 +3,17 @@
 Sent when a source's batch failed (a GX batch-level failure, or the load), a source delivered
 nothing, a source's quarantine rate is above the threshold, or crimes could not be routed to any
 team lead. Pure, like `compose` (templates are handed in or the packaged ones, read once): it names sources, counts and expectation names, never rows.
+
+Batches carry the source's system code (`CRS`), people and the DAG name sources (`crime_recording`):
+`sources.toml` holds both, and every batch is named through that one mapping before anything is
+compared, so a source that delivered is never reported as missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +25,19 @@ from vcpipeline.calendar import local_dates
 
 DEFAULT_QUARANTINE_THRESHOLD = 0.02
 DIGEST_KEY_PREFIX = "data-engineering"
+QUARANTINE_REASON_COLUMNS = ("source_system", "reason", "rows")
+
+
+def source_names_by_system(sources_file: Path | None = None) -> dict[str, str]:
+    """System code → source name (`{"CRS": "crime_recording", ...}`), as `sources.toml` declares them."""
+    from vcpipeline.sources.config import load_source_config
+
+    return {config.system: config.name for config in load_source_config(sources_file)}
+
+
+def quarantine_list_command(source: str) -> str:
+    """The command that lists a source's open quarantined rows by entity and reason."""
+    return f"vcp quarantine list --source {source}"
 
 
 def digest_message_key(as_of: pd.Timestamp) -> str:
@@ -38,6 +56,8 @@ def compose_data_engineering_digest(
     as_of: pd.Timestamp,
     expected_sources: Iterable[str] = (),
     unrouted_crimes: int = 0,
+    quarantine_reasons: pd.DataFrame | None = None,
+    source_names: Mapping[str, str] | None = None,
     sender: str = DEFAULT_SENDER,
     templates: Templates | None = None,
 ) -> EmailMessage | None:
@@ -45,16 +65,21 @@ def compose_data_engineering_digest(
 
     `batches`: the night's load batches (source_system, status, rows_extracted, rows_loaded,
     rows_quarantined; optionally `failed_expectations`, names only). `quarantine_rates` by
-    source default to rows_quarantined / rows_extracted. A source in `expected_sources` with no
-    batch counts as having delivered nothing.
+    source default to rows_quarantined / rows_extracted. A source in `expected_sources` (names)
+    with no batch counts as having delivered nothing. `source_names` maps system codes to
+    source names (default: `sources.toml`); a code it does not know is shown as it is.
+    `quarantine_reasons` (source_system, reason, rows): the night's quarantined rows counted by
+    failed expectation, shown with the command that lists them.
     """
-    rows = _batch_rows(batches, quarantine_rates)
+    names = dict(source_names if source_names is not None else source_names_by_system())
+    rows = _batch_rows(batches, quarantine_rates, names)
     problems = _problems(rows, threshold, expected_sources, unrouted_crimes)
     if not problems:
         return None
     templates = templates or packaged_templates()
     as_of = utc_instant(as_of)
     today = local_dates(pd.DatetimeIndex([as_of]))[0]
+    reasons = _reason_rows(quarantine_reasons, names)
     context = {
         "as_of_date": local_day_label(today),
         "problems": problems,
@@ -62,6 +87,9 @@ def compose_data_engineering_digest(
         "batches": [
             {**row, "quarantine_rate": _share(row["quarantine_rate"])} for row in rows.to_dict("records")
         ],
+        "quarantine_reasons": reasons.to_dict("records"),
+        "quarantine_commands": [quarantine_list_command(source)
+                                for source in reasons["source"].drop_duplicates()],
         "threshold": _share(threshold),
     }
     noun = "problem" if len(problems) == 1 else "problems"
@@ -74,10 +102,16 @@ def compose_data_engineering_digest(
     )
 
 
-def _batch_rows(batches: pd.DataFrame, quarantine_rates: Mapping[str, float] | pd.Series | None
-                ) -> pd.DataFrame:
+def _source_names(systems: pd.Series, names: Mapping[str, str]) -> pd.Series:
+    """Each system code as its source name; a value that is not a known code stays as it is."""
+    codes = systems.astype(str)
+    return codes.map(dict(names)).fillna(codes).astype(str)
+
+
+def _batch_rows(batches: pd.DataFrame, quarantine_rates: Mapping[str, float] | pd.Series | None,
+                names: Mapping[str, str]) -> pd.DataFrame:
     rows = pd.DataFrame({
-        "source": batches["source_system"].astype(str),
+        "source": _source_names(batches["source_system"], names),
         "status": batches["status"].astype(str),
         **{c: pd.to_numeric(batches[c]).fillna(0).astype(int)
            for c in ("rows_extracted", "rows_loaded", "rows_quarantined")},
@@ -112,6 +146,20 @@ def _problems(rows: pd.DataFrame, threshold: float, expected_sources: Iterable[s
         problems.append(f"{unrouted_crimes} crime(s) with something to alert have no team lead and no "
                         "department default lead in the team reference data")
     return problems
+
+
+def _reason_rows(reasons: pd.DataFrame | None, names: Mapping[str, str]) -> pd.DataFrame:
+    """The night's quarantined rows by source and failed expectation, most rows first."""
+    if reasons is None or reasons.empty:
+        return pd.DataFrame({"source": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
+                             "rows": pd.Series([], dtype=int)})
+    frame = pd.DataFrame({
+        "source": _source_names(reasons["source_system"], names),
+        "reason": reasons["reason"].astype(str),
+        "rows": pd.to_numeric(reasons["rows"]).fillna(0).astype(int),
+    })
+    frame = frame.groupby(["source", "reason"], as_index=False, sort=False)["rows"].sum()
+    return frame.sort_values(["rows", "source", "reason"], ascending=[False, True, True], ignore_index=True)
 
 
 def _names(value: object) -> str:

@@ -32,6 +32,7 @@ from vcpipeline.alerts.store import (
     read_agreed_contacts,
     read_already_alerted,
     read_night_batches,
+    read_night_quarantine_reasons,
     read_obligations_for_alerts,
 )
 from vcpipeline.parsing import InputError
@@ -72,6 +73,7 @@ def run_alerts(
         contacts = read_agreed_contacts(conn, obligations.loc[:, ["crime_ref", "victim_id"]], as_of)
         already = read_already_alerted(conn, due_since=alert_window(as_of)[0])
         batches = read_night_batches(conn, as_of) if data_engineering_email else None
+        reasons = read_night_quarantine_reasons(conn, as_of) if data_engineering_email else None
     if teams.empty:
         raise InputError("no team reference data: load it with `vcp alerts --teams FILE`")
     templates = packaged_templates()
@@ -83,7 +85,7 @@ def run_alerts(
         digest = compose_data_engineering_digest(
             batches, None, quarantine_threshold, data_docs_url, recipient=data_engineering_email,
             as_of=as_of, expected_sources=expected_sources, unrouted_crimes=routing["none"],
-            sender=sender, templates=templates,
+            quarantine_reasons=reasons, sender=sender, templates=templates,
         )
         if digest is not None:
             messages.append(digest)

@@ -31,6 +31,7 @@ from vcpipeline.warehouse.schema import (
     crimes,
     load_batches,
     obligations,
+    quarantine,
 )
 
 # At-risk obligations fall due within a few days (Easter: Thursday to Tuesday); read a margin.
@@ -100,6 +101,18 @@ def read_night_batches(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame
         load_batches.c.rows_loaded, load_batches.c.rows_quarantined,
     ).where(load_batches.c.interval_end == utc_instant(as_of).to_pydatetime())
     return read_frame(conn, select)
+
+
+def read_night_quarantine_reasons(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The night's quarantined rows (batches whose interval ends at `as_of`) counted by source
+    and failed expectation (source_system, reason, rows; a row counts once per reason)."""
+    select = (sa.select(quarantine.c.source_system, quarantine.c.reasons)
+              .join(load_batches, load_batches.c.batch_id == quarantine.c.batch_id)
+              .where(load_batches.c.interval_end == utc_instant(as_of).to_pydatetime()))
+    frame = read_frame(conn, select)
+    reasons = frame.assign(reason=frame["reasons"].astype("string").str.split(";")).explode("reason")
+    return (reasons.groupby(["source_system", "reason"], sort=True).size()
+            .rename("rows").reset_index())
 
 
 # ----------------------------------------------------------------------------- the alert log
