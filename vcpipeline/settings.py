@@ -29,3 +29,20 @@ def cache_dir() -> Path:
     metadata DB): `$XDG_CACHE_HOME/vcpipeline`, by default `~/.cache/vcpipeline`."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "vcpipeline"
+
+
+DEFAULT_AIRFLOW_BASE_URL = "http://localhost:8080"
+DEFAULT_DATA_DOCS_HISTORY_DAYS = 35
+
+
+def airflow_base_url() -> str:
+    """Where people open the Airflow UI (links in e-mails point there): `VCP_AIRFLOW_BASE_URL`,
+    else Airflow's own `AIRFLOW__API__BASE_URL`, else `make airflow`'s http://localhost:8080."""
+    url = os.environ.get("VCP_AIRFLOW_BASE_URL") or os.environ.get("AIRFLOW__API__BASE_URL")
+    return (url or DEFAULT_AIRFLOW_BASE_URL).rstrip("/")
+
+
+def data_docs_history_days() -> int:
+    """How many days of validation pages Data Docs keep (`VCP_DATA_DOCS_HISTORY_DAYS`, default 35):
+    long enough to follow up any digest of the last month."""
+    return int(os.environ.get("VCP_DATA_DOCS_HISTORY_DAYS") or DEFAULT_DATA_DOCS_HISTORY_DAYS)

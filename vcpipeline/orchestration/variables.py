@@ -27,9 +27,14 @@ def default_returns_folder() -> Path:
     return default_sample_folder() / "returns"
 
 
-def default_data_docs_url() -> str:
-    """The offline Data Docs the validation step builds under `out/data_docs/`, as a file URL."""
-    return (settings.out_dir() / "data_docs" / "index.html").resolve().as_uri()
+# Where the Airflow UI plugin (plugins/vcp_reports.py) serves `out/data_docs/`.
+DATA_DOCS_PATH = "/vcp-reports/data_docs/index.html"
+
+
+def default_data_docs_url(base_url: str | None = None) -> str:
+    """The Data Docs index as the Airflow UI serves it (`settings.airflow_base_url()` + the
+    reports plugin's path): a link a person can open, unlike a file path on the server."""
+    return (base_url or settings.airflow_base_url()).rstrip("/") + DATA_DOCS_PATH
 
 
 def variable(name: str, default: str | None = None) -> str:
