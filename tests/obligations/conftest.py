@@ -1,6 +1,9 @@
 """A seeded simulated force, loaded into a real warehouse night by night the way the nightly
 run loads it: rows arrive late, some before their crime, some before they happen (relative to
-that night's as-of), and some are corrected later (occurred_at, event type, crime, flags)."""
+that night's as-of), and some are corrected later (occurred_at, event type, crime, flags).
+With `choices`, victims also make the choices of RULES.md v2: contact agreements (some
+re-negotiated), opt-outs and opt-ins, and updates after the investigation ended, every event
+with a channel."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ EVENT_TYPES = (
 )
 CRIME_LEVEL = {"SUSPECT_ARRESTED", "SUSPECT_CHARGED", "CRIME_FINALISED", "COURT_OUTCOME"}
 COURT_RESULTS = ("SENTENCED", "ACQUITTED", "ADJOURNED", "DISCONTINUED")
+CHANNELS = ("phone", "email", "letter", "sms", "visit", None)
 KEY = ["crime_ref", "victim_id", "rule", "trigger_event_id"]
 
 
@@ -78,7 +82,53 @@ def _arrival(rng: np.random.Generator, instants: pd.Series, nights: int) -> np.n
     return np.maximum(first + lag, 0)
 
 
-def simulate_force(seed: int, nights: int = 14, n_crimes: int = 40) -> Force:
+def _choices(rng: np.random.Generator, victims: pd.DataFrame, report: pd.DatetimeIndex) -> pd.DataFrame:
+    """The victims' v2 events: a plan agreed at first contact (70 %), re-negotiated (20 % of
+    those), opt-outs (15 %) and opt-ins after them (half), opt-ins without an opt-out (3 %),
+    updates by some channel, and a finalisation followed by a late update (15 %)."""
+    n = len(victims)
+    days = pd.Timedelta(days=1)
+
+    def some(share: float, event_type: str, lo: float, hi: float, base: pd.DatetimeIndex = report,
+             among: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+        chosen = (rng.random(n) < share) & (True if among is None else among)
+        at = base[chosen] + pd.to_timedelta(rng.uniform(lo, hi, chosen.sum()) * days.total_seconds(), unit="s")
+        return chosen, pd.DataFrame({"victim": np.flatnonzero(chosen), "event_type": event_type,
+                                     "occurred_at": at})
+
+    agreed, first = some(0.7, "CONTACT_AGREED", 0, 2)
+    _, again = some(0.2, "CONTACT_AGREED", 2, 10, among=agreed)
+    out, opted_out = some(0.15, "OPTED_OUT", 0, 8)
+    out_at = pd.DatetimeIndex(pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+                              .where(~out, pd.Series(opted_out["occurred_at"].to_numpy(), index=np.flatnonzero(out))))
+    _, opted_in = some(0.5, "OPTED_IN", 1, 5, base=out_at, among=out)
+    _, stray_in = some(0.03, "OPTED_IN", 0, 10)
+    _, updates = some(0.6, "VICTIM_UPDATE", 0, 12)
+    ended, finalised = some(0.15, "CRIME_FINALISED", 1, 6)
+    end_at = pd.DatetimeIndex(pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+                              .where(~ended, pd.Series(finalised["occurred_at"].to_numpy(), index=np.flatnonzero(ended))))
+    _, late = some(1.0, "VICTIM_UPDATE", 0, 3, base=end_at, among=ended)
+    frames = [first, again, opted_out, opted_in, stray_in, updates, finalised, late]
+    choices = pd.concat(frames, ignore_index=True)
+    k = len(choices)
+    agreement = (choices["event_type"] == "CONTACT_AGREED").to_numpy()
+    crime_level = rng.random(k) < 0.1
+    return pd.DataFrame({
+        "event_id": [f"C{i:05d}" for i in range(k)],
+        "crime_ref": victims["crime_ref"].to_numpy()[choices["victim"]],
+        "victim_id": np.where(crime_level, None, victims["victim_id"].to_numpy()[choices["victim"]]),
+        "event_type": choices["event_type"].to_numpy(),
+        "occurred_at": pd.DatetimeIndex(choices["occurred_at"]).floor("s").as_unit("us"),
+        "in_need": pd.array([None] * k, dtype="boolean"),
+        "outcome_code": pd.array(np.where(choices["event_type"] == "CRIME_FINALISED",
+                                          rng.integers(2, 20, k), None), dtype="Int64"),
+        "court_result": None,
+        "channel": rng.choice(np.array(CHANNELS, dtype=object), k),
+        "interval_days": pd.array(np.where(agreement, rng.choice([0, 2, 3, 7, 14], k), None), dtype="Int64"),
+    })
+
+
+def simulate_force(seed: int, nights: int = 14, n_crimes: int = 40, *, choices: bool = False) -> Force:
     rng = np.random.default_rng(seed)
     start = night_as_of(0) - pd.Timedelta(days=8)
     span_s = int((night_as_of(nights - 1) - start).total_seconds())
@@ -125,6 +175,15 @@ def simulate_force(seed: int, nights: int = 14, n_crimes: int = 40) -> Force:
         "court_result": np.where(types == "COURT_OUTCOME", rng.choice(COURT_RESULTS, n_events), None),
     })
     events["night"] = _arrival(rng, events["occurred_at"], nights)
+    if choices:  # a generator of their own: the force without choices stays as it was
+        more = np.random.default_rng([seed, 2])
+        chosen = _choices(more, victims, pd.DatetimeIndex(
+            crimes.set_index("crime_ref")["reported_at"].reindex(victims["crime_ref"])))
+        chosen["night"] = _arrival(more, chosen["occurred_at"], nights)
+        events["channel"] = more.choice(np.array(CHANNELS, dtype=object), len(events))
+        events["interval_days"] = pd.array([None] * len(events), dtype="Int64")
+        events = pd.concat([events, chosen], ignore_index=True)
+        n_events = len(events)
 
     crimes, victims, events = (_with_lineage(f, 0) for f in (crimes, victims, events))
     corrections = [crimes, victims, events]
@@ -180,8 +239,9 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Obligation rows in one comparable shape and order."""
     frame = frame.loc[:, list(TABLE_COLUMNS)].copy()
     for column in ("crime_ref", "victim_id", "rule", "trigger_event_id", "status", "rule_set",
-                   "department"):
+                   "department", "owner", "met_channel"):
         frame[column] = frame[column].astype("string").fillna("").astype(str)
+    frame["channel_as_agreed"] = frame["channel_as_agreed"].astype("boolean")
     for column in ("trigger_at", "due_at", "met_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).dt.as_unit("us")
     frame["enhanced"] = frame["enhanced"].astype(bool)

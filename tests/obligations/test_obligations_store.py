@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from vcpipeline.canonical import CRIME_COLUMNS, EVENT_COLUMNS, VICTIM_COLUMNS
+from vcpipeline.canonical import (
+    CRIME_COLUMNS,
+    EVENT_COLUMNS,
+    OPTIONAL_EVENT_COLUMNS,
+    VICTIM_COLUMNS,
+)
 from vcpipeline.rules.engine import evaluate
 from vcpipeline.rules.prepare import prepare
 from vcpipeline.rules.ruleset import load_rulesets
@@ -18,6 +23,7 @@ from vcpipeline.warehouse.load import table_checksums
 
 from .conftest import (
     Force,
+    _with_lineage,
     canonical,
     load_night,
     night_as_of,
@@ -46,17 +52,22 @@ def contract_reference(force: Force, night: int) -> pd.DataFrame:
                 out[column] = values.astype("string").str.lower() if values.dtype == bool else values.astype("string")
         return out.fillna("").astype("string")
 
+    if "channel" not in events:
+        events = events.assign(channel="", interval_days=pd.array([None] * len(events), dtype="Int64"))
     raw = {"crimes": text(crimes, CRIME_COLUMNS), "victims": text(victims, VICTIM_COLUMNS),
-           "events": text(events.assign(channel=""), EVENT_COLUMNS)}
+           "events": text(events, (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS))}
     as_of = night_as_of(night)
     prepared = prepare(raw, as_of)
     result = evaluate(prepared.crimes, prepared.victims, prepared.events, as_of, load_rulesets())
     return canonical(result.assign(trigger_event_id=result["trigger_event_id"].fillna("")))
 
 
+@pytest.mark.parametrize("choices", [False, True], ids=["v1-events", "with-choices"])
 @pytest.mark.parametrize("seed", [3, 11])
-def test_incremental_nights_equal_a_full_evaluation_with_late_and_corrected_rows(engine, seed):
-    force = simulate_force(seed, nights=14)
+def test_incremental_nights_equal_a_full_evaluation_with_late_and_corrected_rows(engine, seed, choices):
+    """With choices: opt-outs turning stored PENDING obligations (and ones about to breach) into
+    WAIVED, opt-ins, re-negotiated plans, updates after the investigation ended."""
+    force = simulate_force(seed, nights=14, choices=choices)
     modes = []
     for night in range(force.nights):
         load_night(engine, force, night)
@@ -66,7 +77,10 @@ def test_incremental_nights_equal_a_full_evaluation_with_late_and_corrected_rows
     assert modes == ["full"] + ["incremental"] * (force.nights - 1)
     final = stored(engine)
     assert len(final) > 100
-    assert set(final["status"]) == {"MET", "MET_LATE", "BREACHED", "PENDING"}
+    assert set(final["status"]) == {"MET", "MET_LATE", "BREACHED", "PENDING", *(["WAIVED"] if choices else [])}
+    if choices:  # the v2 columns are filled and compared, not left empty
+        assert {"WITNESS_CARE"} < set(final["owner"]) and final["channel_as_agreed"].notna().any()
+        assert "agreed_update" in set(final["rule"])
     # The warehouse path computes exactly what `vcp sla` does on the same rows.
     pd.testing.assert_frame_equal(final, contract_reference(force, force.nights - 1))
 
@@ -205,3 +219,62 @@ def test_the_obligations_table_keeps_the_columns_alerts_and_sampling_read(engine
         columns = {c["name"] for c in sa.inspect(conn).get_columns("obligations")}
     assert {"crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
             "status", "enhanced", "rule_set", "department"} <= columns
+
+
+def _victims_choices_force() -> Force:
+    """One victim who agrees a plan, opts out (arriving a night later), opts back in and
+    re-negotiates, is updated by another method, and hears after the investigation ended."""
+    def rows(night_rows: list[dict]) -> pd.DataFrame:
+        frame = pd.DataFrame(night_rows)
+        for column in [c for c in frame.columns if c.endswith("_at")]:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return _with_lineage(frame, 0)
+
+    crimes = rows([{"crime_ref": "CRX", "reported_at": "2026-03-23T10:00:00Z", "department": "IIT",
+                    "offence_category": "theft", "domestic_abuse": False, "hate_crime": False, "night": 0}])
+    victims = rows([{"crime_ref": "CRX", "victim_id": "V1", "age_at_report": 40, "vulnerable": False,
+                     "intimidated": False, "persistently_targeted": False, "night": 0}])
+    event = {"crime_ref": "CRX", "victim_id": "V1", "in_need": None, "outcome_code": None,
+             "court_result": None, "channel": None, "interval_days": None}
+    events = rows([
+        {**event, "event_id": "E1", "event_type": "CONTACT_AGREED", "occurred_at": "2026-03-23T11:00:00Z",
+         "channel": "phone", "interval_days": 3, "night": 0},
+        {**event, "event_id": "E2", "event_type": "SUSPECT_ARRESTED", "occurred_at": "2026-03-23T12:00:00Z",
+         "night": 0},
+        {**event, "event_id": "E3", "event_type": "OPTED_OUT", "occurred_at": "2026-03-24T09:00:00Z", "night": 1},
+        {**event, "event_id": "E4", "event_type": "OPTED_IN", "occurred_at": "2026-03-25T10:00:00Z", "night": 2},
+        {**event, "event_id": "E5", "event_type": "CONTACT_AGREED", "occurred_at": "2026-03-25T11:00:00Z",
+         "channel": "email", "interval_days": 2, "night": 2},
+        {**event, "event_id": "E6", "event_type": "VICTIM_UPDATE", "occurred_at": "2026-03-26T09:00:00Z",
+         "channel": "phone", "night": 3},
+        {**event, "event_id": "E7", "event_type": "CRIME_FINALISED", "occurred_at": "2026-03-26T20:00:00Z",
+         "victim_id": None, "outcome_code": 2, "night": 3},
+        {**event, "event_id": "E8", "event_type": "VICTIM_UPDATE", "occurred_at": "2026-03-27T09:00:00Z",
+         "channel": "email", "night": 4},
+    ])
+    events["interval_days"] = events["interval_days"].astype("Int64")
+    events["outcome_code"] = events["outcome_code"].astype("Int64")
+    return Force(crimes, victims, events, nights=5)
+
+
+def test_a_victims_choices_arriving_on_later_nights_re_evaluate_their_crime(engine):
+    """An opt-out loaded a night later turns the stored PENDING update obligations into WAIVED;
+    an opt-in and a re-negotiated plan give a new agreed_update; an update after the end of the
+    investigation is taken in: each night equals a full evaluation."""
+    force = _victims_choices_force()
+    by_night = []
+    for night in range(force.nights):
+        load_night(engine, force, night)
+        summary = refresh_obligations(engine, night_as_of(night))
+        assert summary["crimes_reevaluated"] == 1
+        now = stored(engine)
+        assert now.equals(reference(engine, night_as_of(night))), f"night {night}"
+        by_night.append(now.set_index(["rule", "trigger_event_id"])["status"])
+    assert by_night[0][("investigation_update", "E2")] == "PENDING"
+    assert by_night[0][("agreed_update", "E1")] == "PENDING"
+    assert by_night[1][("investigation_update", "E2")] == "WAIVED"
+    assert by_night[1][("agreed_update", "E1")] == "WAIVED"
+    assert ("agreed_update", "E5") in by_night[2].index
+    final = stored(engine).set_index(["rule", "trigger_event_id"])
+    met = final.loc[("agreed_update", "E5")]
+    assert (met["met_channel"], bool(met["channel_as_agreed"])) == ("phone", False)

@@ -29,15 +29,19 @@ from vcpipeline.warehouse.migrate import upgrade
 from .conftest import load_night, night_as_of, simulate_force, stored, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-COUNTS = ["met_on_time", "met_late", "breached", "pending"]
-NAMES = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending"}
+COUNTS = ["met_on_time", "met_late", "breached", "pending", "waived"]
+NAMES = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending",
+         "WAIVED": "waived"}
+AGREED = ["agreed_method_compared", "agreed_method_kept"]
+KEYS = ["department", "owner", "rule", "enhanced"]
 
 
-def run_nights(engine, seed: int = 31, nights: int = 8, full_share: float = np.inf) -> list[str]:
+def run_nights(engine, seed: int = 31, nights: int = 8, full_share: float = np.inf,
+               choices: bool = True) -> list[str]:
     """Load, evaluate and summarise each night; the summaries' modes. A small force changes
     most of its crimes every night, so by default the summaries are told to stay incremental
     (after the first night) to test that path; `full_share=0` rebuilds them every night."""
-    force = simulate_force(seed, nights=nights)
+    force = simulate_force(seed, nights=nights, choices=choices)
     modes = []
     for night in range(nights):
         load_night(engine, force, night)
@@ -47,15 +51,24 @@ def run_nights(engine, seed: int = 31, nights: int = 8, full_share: float = np.i
 
 
 def expected_daily(obligations: pd.DataFrame) -> pd.DataFrame:
-    """Counted the plain pandas way, independently of the module under test."""
+    """Counted the plain pandas way, independently of the module under test: by status, and the
+    met obligations (MET, MET_LATE) with an agreed method to compare, and those that kept it."""
     local = obligations["due_at"].dt.tz_convert("Europe/London")
-    due_date = (local.dt.normalize() - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+    # The calendar day before, on naive local dates: 24 hours before a local midnight is
+    # another day when the clocks changed in between (due at 00:00 BST on 30 March: 29 March).
+    due_date = (local.dt.tz_localize(None).dt.normalize() - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
     counts = (obligations.assign(due_date=due_date, column=obligations["status"].map(NAMES))
-              .pivot_table(index=["due_date", "department", "rule", "enhanced"], columns="column",
+              .pivot_table(index=["due_date", *KEYS], columns="column",
                            values="crime_ref", aggfunc="count", fill_value=0)
-              .reindex(columns=COUNTS, fill_value=0).reset_index())
+              .reindex(columns=COUNTS, fill_value=0))
     counts.columns.name = None
-    return counts
+    met = obligations["status"].isin(["MET", "MET_LATE"])
+    agreed = obligations.assign(
+        due_date=due_date,
+        agreed_method_compared=met & obligations["channel_as_agreed"].notna(),
+        agreed_method_kept=met & obligations["channel_as_agreed"].fillna(False).astype(bool),
+    ).groupby(["due_date", *KEYS])[AGREED].sum().astype("int64")
+    return counts.join(agreed).reset_index()
 
 
 def rate(frame: pd.DataFrame) -> pd.Series:
@@ -66,12 +79,12 @@ def rate(frame: pd.DataFrame) -> pd.Series:
 def sorted_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     frame = frame.copy()
     for column in frame.columns:
-        if column in COUNTS or column in ("due", "victims", "compliant", "not_compliant",
+        if column in COUNTS or column in (*AGREED, "due", "victims", "compliant", "not_compliant",
                                           "with_pending", "obligations"):
             frame[column] = frame[column].astype("int64")
         elif column in ("enhanced",) and frame[column].dtype != bool:
             frame[column] = frame[column].astype(bool)
-        elif column == "compliance_rate":
+        elif column in ("compliance_rate", "agreed_method_rate"):
             frame[column] = frame[column].astype(float)
     return frame.sort_values(keys).reset_index(drop=True)
 
@@ -121,22 +134,28 @@ def test_summaries_equal_a_pandas_groupby_of_the_obligations(engine, full_share)
     modes = run_nights(engine, full_share=full_share)
     assert modes[1:] == ["incremental" if full_share else "full"] * 7
     obligations = stored(engine)
-    daily = sorted_frame(table_rows(engine, "compliance_daily"), ["due_date", "department", "rule", "enhanced"])
-    expected = sorted_frame(expected_daily(obligations), ["due_date", "department", "rule", "enhanced"])
+    assert {"WAIVED", "MET"} <= set(obligations["status"]) and "WITNESS_CARE" in set(obligations["owner"])
+    daily = sorted_frame(table_rows(engine, "compliance_daily"), ["due_date", *KEYS])
+    expected = sorted_frame(expected_daily(obligations), ["due_date", *KEYS])
+    assert daily["waived"].sum() > 0 and daily["agreed_method_kept"].sum() > 0
     pd.testing.assert_frame_equal(daily[expected.columns], expected)
     assert (daily["due"] == daily[COUNTS].sum(axis=1)).all()
     pd.testing.assert_series_equal(daily["compliance_rate"], rate(daily), check_names=False)
 
     for table, period in (("compliance_monthly", "due_month"), ("compliance_quarterly", "due_quarter")):
-        rolled = sorted_frame(table_rows(engine, table), [period, "department", "rule", "enhanced"])
-        want = sorted_frame(daily.groupby([period, "department", "rule", "enhanced"], as_index=False)
-                            [[*COUNTS, "due"]].sum(), [period, "department", "rule", "enhanced"])
+        rolled = sorted_frame(table_rows(engine, table), [period, *KEYS])
+        want = sorted_frame(daily.groupby([period, *KEYS], as_index=False)
+                            [[*COUNTS, *AGREED, "due"]].sum(), [period, *KEYS])
         pd.testing.assert_frame_equal(rolled[want.columns], want)
         pd.testing.assert_series_equal(rolled["compliance_rate"], rate(rolled), check_names=False)
 
 
-def test_victim_compliance_is_q1_of_every_victim_after_incremental_nights(engine):
-    modes = run_nights(engine, nights=10, full_share=0.25)  # the default: some of each
+@pytest.mark.parametrize(("choices", "full_share"), [(False, 0.25), (True, np.inf)],
+                         ids=["default-share", "with-choices"])
+def test_victim_compliance_is_q1_of_every_victim_after_incremental_nights(engine, choices, full_share):
+    """Without choices at the default share (some nights full, some incremental); with them
+    (more crimes change each night) incremental after the first night, WAIVED counted apart."""
+    modes = run_nights(engine, nights=10, full_share=full_share, choices=choices)
     assert modes[0] == "full" and modes.count("incremental") >= 3
     obligations = stored(engine)
     flags = obligations.assign(**{name: obligations["status"] == status for status, name in NAMES.items()})
@@ -146,6 +165,7 @@ def test_victim_compliance_is_q1_of_every_victim_after_incremental_nights(engine
     expected = sorted_frame(expected, ["crime_ref", "victim_id"])
     pd.testing.assert_frame_equal(victims[expected.columns], expected)
     assert (victims["obligations"] == victims[COUNTS].sum(axis=1)).all()
+    assert (victims["waived"].sum() > 0) == choices
     with engine.connect() as conn:
         reported = pd.DataFrame(conn.execute(sa.text("SELECT crime_ref, reported_at FROM crimes")).all(),
                                 columns=["crime_ref", "reported_at"])
@@ -171,11 +191,21 @@ def test_views_equal_pandas_over_the_summary_tables(engine):
         ("v_compliance_by_department_quarter", quarterly, ["due_quarter", "department"]),
         ("v_compliance_by_rule_month", monthly, ["due_month", "rule"]),
         ("v_compliance_by_service_month", monthly, ["due_month", "department", "service"]),
+        ("v_compliance_by_owner_month", monthly, ["due_month", "owner"]),
+        ("v_compliance_by_owner_quarter", quarterly, ["due_quarter", "owner"]),
     ):
         view = sorted_frame(table_rows(engine, name), keys)
         want = sorted_frame(table.groupby(keys, as_index=False)[[*COUNTS, "due"]].sum(), keys)
         pd.testing.assert_frame_equal(view[want.columns], want, obj=name)
         pd.testing.assert_series_equal(view["compliance_rate"], rate(view), check_names=False, obj=name)
+
+    agreed = sorted_frame(table_rows(engine, "v_updates_by_agreed_method_month"), ["due_month", "department"])
+    want = sorted_frame(monthly.groupby(["due_month", "department"], as_index=False)[AGREED].sum(),
+                        ["due_month", "department"])
+    pd.testing.assert_frame_equal(agreed[want.columns], want, obj="v_updates_by_agreed_method_month")
+    share = (agreed["agreed_method_kept"] / agreed["agreed_method_compared"]).where(agreed["agreed_method_compared"] > 0)
+    pd.testing.assert_series_equal(agreed["agreed_method_rate"], share, check_names=False)
+    assert share.notna().any()
 
     victims = table_rows(engine, "victim_compliance")
     q1 = sorted_frame(table_rows(engine, "v_victim_compliance"), ["report_month", "department"])
@@ -224,15 +254,16 @@ def test_views_return_the_same_rows_on_sqlite_and_postgresql(postgres_server_url
     for name in view_names():
         lite, pg = results["sqlite"][name], results["postgres"][name]
         keys = [c for c in lite.columns if c in ("grouped_by", "due_month", "due_quarter", "report_month",
-                                                   "report_quarter", "department", "rule", "service")]
+                                                   "report_quarter", "department", "owner", "rule",
+                                                   "service")]
         assert len(lite) > 0, name
         pd.testing.assert_frame_equal(sorted_frame(lite, keys), sorted_frame(pg, keys), check_dtype=False,
                                       obj=name)
 
 
 def test_nightly_summary_task_returns_a_json_summary(migrated_warehouse):
-    from vcpipeline.nightly import evaluate_obligations
-    from vcpipeline.nightly import load_summaries as nightly_load_summaries
+    from vcpipeline.tasks.nightly import evaluate_obligations
+    from vcpipeline.tasks.nightly import load_summaries as nightly_load_summaries
 
     engine = make_engine(migrated_warehouse)
     try:

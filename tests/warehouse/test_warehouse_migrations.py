@@ -176,3 +176,34 @@ def test_downgrading_the_compliance_base_view_restores_the_views_as_before(wareh
             assert _view_definitions(conn) == before
     finally:
         engine.dispose()
+
+
+def test_version_2_keeps_stored_obligations_with_their_department_as_owner_and_downgrades(warehouse_url):
+    """0006 adds interval_days, owner (existing rows: the crime's department, as version 1
+    meant), met_channel and channel_as_agreed; WAIVED is storable; down again, the views are 0005's."""
+    engine = make_engine(warehouse_url)
+    try:
+        migrate.upgrade(warehouse_url, "0005_compliance_base_view")
+        with engine.connect() as conn:
+            before = _view_definitions(conn)
+        row = ("'CR1', 'V1', 'acknowledgement', '', '2026-03-02T10:00:00.000000Z', "
+               "'2026-03-09T00:00:00.000000Z', NULL, 'PENDING', false, 'vcop-2020', 'PPU'")
+        if "postgresql" in warehouse_url:
+            row = row.replace(".000000Z'", "Z'")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO obligations (crime_ref, victim_id, rule, trigger_event_id, trigger_at, "
+                f"due_at, met_at, status, enhanced, rule_set, department) VALUES ({row})")
+        migrate.upgrade(warehouse_url)
+        with engine.begin() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT owner, met_channel, channel_as_agreed FROM obligations").one()
+            assert tuple(stored) == ("PPU", None, None)
+            conn.exec_driver_sql("UPDATE obligations SET status = 'WAIVED', channel_as_agreed = true")
+            assert {"interval_days", "channel"} <= {c["name"] for c in sa.inspect(conn).get_columns("case_events")}
+        migrate.downgrade(warehouse_url, "0005_compliance_base_view")
+        with engine.connect() as conn:
+            assert _view_definitions(conn) == before
+            assert "owner" not in {c["name"] for c in sa.inspect(conn).get_columns("obligations")}
+    finally:
+        engine.dispose()

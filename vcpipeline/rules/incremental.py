@@ -24,10 +24,10 @@ from vcpipeline.canonical import STATUSES
 from vcpipeline.rules.keys import positions_in, strings
 from vcpipeline.rules.ruleset import RuleSets
 
-# The stored obligation row: the contract's columns plus the crime's department.
+# The stored obligation row: the contract's columns (version 2) plus the crime's department.
 ROW_COLUMNS: tuple[str, ...] = (
     "crime_ref", "victim_id", "rule", "trigger_event_id", "trigger_at", "due_at", "met_at",
-    "status", "enhanced", "rule_set", "department",
+    "status", "enhanced", "rule_set", "department", "owner", "met_channel", "channel_as_agreed",
 )
 INSTANT_COLUMNS: tuple[str, ...] = ("trigger_at", "due_at", "met_at")
 
@@ -79,16 +79,21 @@ def usable_events(crimes_frame: pd.DataFrame, events: pd.DataFrame) -> pd.DataFr
 
 def obligation_rows(result: pd.DataFrame) -> pd.DataFrame:
     """The engine's frame as stored rows: text keys ('' for a report-triggered rule's trigger
-    event), categoricals as text, instants as they are."""
+    event), categoricals as text (an empty `met_channel` as None), instants as they are,
+    `channel_as_agreed` a nullable boolean."""
     def text(column: str) -> pd.Series:
         return result[column].astype("string").astype(object)
+
+    met_channel = result["met_channel"].astype("string")
 
     return pd.DataFrame({
         "crime_ref": text("crime_ref"), "victim_id": text("victim_id"), "rule": text("rule"),
         "trigger_event_id": result["trigger_event_id"].astype("string").fillna("").astype(object),
         "trigger_at": result["trigger_at"], "due_at": result["due_at"], "met_at": result["met_at"],
         "status": text("status"), "enhanced": result["enhanced"].astype(bool),
-        "rule_set": text("rule_set"), "department": text("department"),
+        "rule_set": text("rule_set"), "department": text("department"), "owner": text("owner"),
+        "met_channel": met_channel.mask(met_channel == "").astype(object),
+        "channel_as_agreed": result["channel_as_agreed"].astype("boolean"),
     }, columns=list(ROW_COLUMNS))
 
 
@@ -104,6 +109,10 @@ def row_hashes(*frames: pd.DataFrame) -> list[np.ndarray]:
             normal[column] = np.concatenate([pd.DatetimeIndex(p).as_unit("us").asi8 for p in parts])
         elif column == "enhanced":
             normal[column] = np.concatenate([p.astype(bool).to_numpy() for p in parts]).astype(np.int64)
+        elif column == "channel_as_agreed":  # NULL, false, true as -1, 0, 1
+            flags = [p.astype("boolean") for p in parts]
+            normal[column] = np.concatenate([
+                np.where(f.isna().to_numpy(), -1, f.fillna(False).to_numpy(dtype=np.int64)) for f in flags])
         else:
             text = pa.chunked_array([strings(p).fill_null("") for p in parts], pa.large_string())
             normal[column] = pc.dictionary_encode(text).combine_chunks().indices.to_numpy()

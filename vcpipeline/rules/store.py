@@ -53,16 +53,17 @@ _INPUTS = {  # frame: (table, alias, columns)
     "victims": ("victims", "v", "crime_ref, victim_id, age_at_report, vulnerable, intimidated, "
                                 "persistently_targeted"),
     "events": ("case_events", "e", "event_id, crime_ref, victim_id, event_type, occurred_at, "
-                                   "in_need, outcome_code, court_result"),
+                                   "in_need, outcome_code, court_result, channel, interval_days"),
 }
 _INPUT_KINDS: dict[str, ColumnKind] = {
     "reported_at": "instant", "occurred_at": "instant", "domestic_abuse": "boolean",
     "hate_crime": "boolean", "vulnerable": "boolean", "intimidated": "boolean",
     "persistently_targeted": "boolean", "in_need": "boolean", "age_at_report": "integer",
-    "outcome_code": "integer",
+    "outcome_code": "integer", "interval_days": "integer",
 }
 _OBLIGATION_KINDS: dict[str, ColumnKind] = {
     "trigger_at": "instant", "due_at": "instant", "met_at": "instant", "enhanced": "boolean",
+    "channel_as_agreed": "boolean",
 }
 
 

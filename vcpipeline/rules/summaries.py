@@ -8,8 +8,11 @@
   is BREACHED or MET_LATE), with the crime report's local date, month and quarter.
 
 Compliance rate = met_on_time / (met_on_time + met_late + breached): the share of *decided*
-obligations met on time. PENDING ones are neither a success nor a failure yet, so they are
-counted but left out of the rate; with nothing decided the rate is NULL, not 0 or 1. It is
+obligations met on time. PENDING ones are neither a success nor a failure yet, and WAIVED ones
+(the victim opted out, RULES.md v2) are not judged, so both are counted on their own but left
+out of the rate; with nothing decided the rate is NULL, not 0 or 1. The compliance tables are
+keyed by the crime's department and by the obligation's owner (who must meet it), and count
+the updates by the victim's agreed method (`agreed_method_compared`, `agreed_method_kept`). It is
 defined once in Python (`compliance_rate`, which the summaries and the report use) and once in
 SQL (`v_compliance_base`, which the other compliance views select from).
 
@@ -50,9 +53,13 @@ SQL_DIRS: tuple[Path, ...] = (
 )
 STATUS_COUNTS: dict[str, str] = {
     "MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending",
+    "WAIVED": "waived",
 }
-COUNT_COLUMNS: tuple[str, ...] = ("due", *STATUS_COUNTS.values(), "compliance_rate")
-KEY_COLUMNS: tuple[str, ...] = ("department", "rule", "enhanced")
+# Of the met obligations (these statuses) with an agreed method to compare, those met by it.
+MET_STATUSES: tuple[str, ...] = ("MET", "MET_LATE")
+AGREED_COLUMNS: tuple[str, ...] = ("agreed_method_compared", "agreed_method_kept")
+COUNT_COLUMNS: tuple[str, ...] = ("due", *STATUS_COUNTS.values(), "compliance_rate", *AGREED_COLUMNS)
+KEY_COLUMNS: tuple[str, ...] = ("department", "owner", "rule", "enhanced")
 # When more than this share of the stored victims changed, rebuild them all in one pass.
 FULL_REBUILD_SHARE = 0.25
 
@@ -109,8 +116,9 @@ def due_dates_of(due_at: pd.Series) -> np.ndarray:
 
 
 def _with_counts(grouped: pd.DataFrame) -> pd.DataFrame:
-    """Counts per status as columns (0 where absent), `due` and the compliance rate."""
-    for column in STATUS_COUNTS.values():
+    """Counts per status as columns (0 where absent), `due` (every status) and the compliance
+    rate (WAIVED and PENDING in neither part)."""
+    for column in (*STATUS_COUNTS.values(), *AGREED_COLUMNS):
         if column not in grouped:
             grouped[column] = 0
         grouped[column] = grouped[column].fillna(0).astype("int64")
@@ -120,24 +128,41 @@ def _with_counts(grouped: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
+def _agreed_flags(obligations: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per obligation row: 1 where `channel_as_agreed` is not NULL (`compared`), 1 where true."""
+    if "channel_as_agreed" not in obligations:
+        zeros = np.zeros(len(obligations), dtype=np.int64)
+        return {"compared": zeros, "kept": zeros}
+    flags = obligations["channel_as_agreed"].astype("boolean")
+    return {"compared": flags.notna().to_numpy(dtype=np.int64),
+            "kept": flags.fillna(False).to_numpy(dtype=np.int64)}
+
+
 def daily_compliance(status_counts: pd.DataFrame) -> pd.DataFrame:
-    """`compliance_daily` rows from obligation counts by (due_at, department, rule, enhanced,
-    status) in column `n`; or from obligation rows themselves when there is no `n`."""
-    frame = status_counts if "n" in status_counts else status_counts.assign(n=1)
+    """`compliance_daily` rows from obligation counts by (due_at, department, owner, rule,
+    enhanced, status) in column `n`, with `compared` and `kept` (obligations whose
+    `channel_as_agreed` is not NULL, true); or from obligation rows themselves when there is no `n`."""
+    frame = (status_counts if "n" in status_counts
+             else status_counts.assign(n=1, **_agreed_flags(status_counts)))
     if frame.empty:
         return pd.DataFrame(columns=["due_date", *KEY_COLUMNS, "due_month", "due_quarter",
                                      *COUNT_COLUMNS])
     day = due_dates_of(frame["due_at"]).astype(str)
+    met = frame["status"].astype(str).isin(MET_STATUSES).to_numpy()
     keyed = pd.DataFrame({
         "due_date": day, "department": frame["department"].astype(str).to_numpy(),
+        "owner": frame["owner"].astype(str).to_numpy(),
         "rule": frame["rule"].astype(str).to_numpy(),
         "enhanced": frame["enhanced"].astype(bool).to_numpy(),
         "column": frame["status"].astype(str).map(STATUS_COUNTS).to_numpy(),
         "n": frame["n"].astype("int64").to_numpy(),
+        "agreed_method_compared": np.where(met, frame["compared"].astype("int64").to_numpy(), 0),
+        "agreed_method_kept": np.where(met, frame["kept"].astype("int64").to_numpy(), 0),
     })
-    wide = keyed.pivot_table(index=["due_date", *KEY_COLUMNS], columns="column", values="n",
-                             aggfunc="sum", fill_value=0)
+    index = ["due_date", *KEY_COLUMNS]
+    wide = keyed.pivot_table(index=index, columns="column", values="n", aggfunc="sum", fill_value=0)
     wide.columns.name = None
+    wide = wide.join(keyed.groupby(index, sort=True)[list(AGREED_COLUMNS)].sum())
     daily = _with_counts(wide.reset_index())
     _, daily["due_month"], daily["due_quarter"] = periods(daily["due_date"].to_numpy())
     return daily[["due_date", *KEY_COLUMNS, "due_month", "due_quarter", *COUNT_COLUMNS]]
@@ -145,7 +170,7 @@ def daily_compliance(status_counts: pd.DataFrame) -> pd.DataFrame:
 
 def rollup(daily: pd.DataFrame, period: str) -> pd.DataFrame:
     """`compliance_monthly` (period `due_month`) or `compliance_quarterly` (`due_quarter`)."""
-    counts = list(STATUS_COUNTS.values())
+    counts = [*STATUS_COUNTS.values(), *AGREED_COLUMNS]
     if daily.empty:
         return pd.DataFrame(columns=[period, *KEY_COLUMNS, *COUNT_COLUMNS])
     summed = daily.groupby([period, *KEY_COLUMNS], as_index=False, sort=True)[counts].sum()
@@ -173,10 +198,12 @@ def victim_compliance_rows(per_victim: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- warehouse side
 
 _STATUS_COUNTS_SQL = """
-SELECT due_at, department, rule, enhanced, status, COUNT(*) AS n
+SELECT due_at, department, owner, rule, enhanced, status, COUNT(*) AS n,
+       SUM(CASE WHEN channel_as_agreed IS NULL THEN 0 ELSE 1 END) AS compared,
+       SUM(CASE WHEN channel_as_agreed THEN 1 ELSE 0 END) AS kept
 FROM obligations
 {changed}
-GROUP BY due_at, department, rule, enhanced, status
+GROUP BY due_at, department, owner, rule, enhanced, status
 """
 
 _PER_VICTIM_SQL = """
@@ -186,6 +213,7 @@ SELECT o.crime_ref, o.victim_id, MIN(o.department) AS department,
        SUM(CASE WHEN o.status = 'MET_LATE' THEN 1 ELSE 0 END) AS met_late,
        SUM(CASE WHEN o.status = 'BREACHED' THEN 1 ELSE 0 END) AS breached,
        SUM(CASE WHEN o.status = 'PENDING' THEN 1 ELSE 0 END) AS pending,
+       SUM(CASE WHEN o.status = 'WAIVED' THEN 1 ELSE 0 END) AS waived,
        MIN(c.reported_at) AS reported_at
 FROM {source}
 JOIN crimes c ON c.crime_ref = o.crime_ref

@@ -127,6 +127,9 @@ crimes = sa.Table(
     sa.Column("hate_crime", sa.Boolean, nullable=False),
     sa.Column("team", sa.String(64)),
     sa.Column("officer_collar", sa.String(32)),
+    # v2: the witness care team of the crime's court area, which owns its obligations after charge
+    # (alert routing; NULL: the witness care department's default lead).
+    sa.Column("witness_care_team", sa.String(64)),
     *_lineage(),
     sa.Index(None, "reported_at"),
     sa.Index(None, "load_batch_id"),
@@ -155,6 +158,7 @@ case_events = sa.Table(
     sa.Column("outcome_code", sa.Integer),
     sa.Column("court_result", sa.String(32)),
     sa.Column("channel", sa.String(16)),
+    sa.Column("interval_days", sa.Integer),  # CONTACT_AGREED: the agreed longest gap (v2)
     *_lineage(),
     sa.Index(None, "crime_ref"),
     sa.Index(None, "occurred_at"),
@@ -350,8 +354,11 @@ survey_results = sa.Table(
 # The rule engine's results (`vcpipeline/rules/store.py`), brought up to date incrementally each
 # night, its bookkeeping, and the compliance summaries (`vcpipeline/rules/summaries.py`).
 
-# One row per obligation as of the latest evaluation (RULES.md): the contract's columns plus the
-# crime's department. `trigger_event_id` is '' for the rules triggered by the crime report, so
+# One row per obligation as of the latest evaluation (RULES.md v2): the contract's columns plus the
+# crime's department. `owner` is the department that must meet it (the crime's, or the witness
+# care unit after charge); `met_channel` NULL when not met or met without a channel;
+# `channel_as_agreed` NULL when there is nothing to compare. Any status, WAIVED included.
+# `trigger_event_id` is '' for the rules triggered by the crime report, so
 # the natural key can be the primary key (its `crime_ref` prefix serves "replace a crime's rows").
 obligations = sa.Table(
     "obligations", metadata,
@@ -366,6 +373,10 @@ obligations = sa.Table(
     sa.Column("enhanced", sa.Boolean, nullable=False),
     sa.Column("rule_set", sa.String(32), nullable=False),
     sa.Column("department", sa.String(64), nullable=False),
+    # '' only on rows written before version 2 (the next evaluation is full and fills it).
+    sa.Column("owner", sa.String(64), nullable=False, server_default=""),
+    sa.Column("met_channel", sa.String(16)),
+    sa.Column("channel_as_agreed", sa.Boolean),
     sa.Index(None, "due_at"),
     sa.Index(None, "status", "due_at"),  # "PENDING and now due": the rows time alone changes
     # SQLite: stored in key order, so a crime's rows sit together (read, diffed, rewritten nightly).
@@ -426,23 +437,30 @@ obligation_changed_days = sa.Table(
 
 def _compliance_counts() -> list[sa.Column[Any]]:
     """Obligations by status, and the compliance rate met_on_time / (met_on_time + met_late +
-    breached): decided obligations only (PENDING ones are not yet a success or a failure);
-    NULL when nothing is decided."""
+    breached): decided obligations only (PENDING ones are not yet a success or a failure,
+    WAIVED ones are not judged); NULL when nothing is decided. And the updates by the victim's
+    agreed method: of the met obligations (MET, MET_LATE) with an agreed channel to compare
+    (`channel_as_agreed` not NULL), how many used it."""
     return [
-        sa.Column("due", sa.Integer, nullable=False),  # all four statuses
+        sa.Column("due", sa.Integer, nullable=False),  # all five statuses
         sa.Column("met_on_time", sa.Integer, nullable=False),
         sa.Column("met_late", sa.Integer, nullable=False),
         sa.Column("breached", sa.Integer, nullable=False),
         sa.Column("pending", sa.Integer, nullable=False),
+        sa.Column("waived", sa.Integer, nullable=False),
         sa.Column("compliance_rate", sa.Float),
+        sa.Column("agreed_method_compared", sa.Integer, nullable=False),
+        sa.Column("agreed_method_kept", sa.Integer, nullable=False),
     ]
 
 
-# Per local due date (the last day to meet the obligation) x department x rule x service level.
+# Per local due date (the last day to meet the obligation) x department (the crime's) x owner
+# (who must meet it) x rule x service level.
 compliance_daily = sa.Table(
     "compliance_daily", metadata,
     sa.Column("due_date", sa.String(10), primary_key=True),  # YYYY-MM-DD, Europe/London
     sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
     sa.Column("rule", sa.String(64), primary_key=True),
     sa.Column("enhanced", sa.Boolean, primary_key=True),
     sa.Column("due_month", sa.String(7), nullable=False),  # YYYY-MM
@@ -454,6 +472,7 @@ compliance_monthly = sa.Table(
     "compliance_monthly", metadata,
     sa.Column("due_month", sa.String(7), primary_key=True),
     sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
     sa.Column("rule", sa.String(64), primary_key=True),
     sa.Column("enhanced", sa.Boolean, primary_key=True),
     *_compliance_counts(),
@@ -463,6 +482,7 @@ compliance_quarterly = sa.Table(
     "compliance_quarterly", metadata,
     sa.Column("due_quarter", sa.String(6), primary_key=True),
     sa.Column("department", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
     sa.Column("rule", sa.String(64), primary_key=True),
     sa.Column("enhanced", sa.Boolean, primary_key=True),
     *_compliance_counts(),
@@ -484,6 +504,7 @@ victim_compliance = sa.Table(
     sa.Column("met_late", sa.Integer, nullable=False),
     sa.Column("breached", sa.Integer, nullable=False),
     sa.Column("pending", sa.Integer, nullable=False),
+    sa.Column("waived", sa.Integer, nullable=False),  # in `obligations`, never against Q1
     sa.Column("compliant", sa.Boolean, nullable=False),
     sa.Index(None, "report_month", "department"),
 )
