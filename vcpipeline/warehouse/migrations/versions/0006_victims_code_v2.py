@@ -19,6 +19,9 @@ Create Date: 2026-11-29
   new `v_compliance_by_owner_month`, `v_compliance_by_owner_quarter` and
   `v_updates_by_agreed_method_month`. The SQL is inlined as it was in `sql/` at this revision
   (and, to downgrade, as 0005 made it).
+
+Long because a frozen revision inlines every view it makes or restores (the SQL of its time,
+never read from `sql/`) and spells out both shapes of the summary tables.
 """
 
 from __future__ import annotations
