@@ -28,7 +28,7 @@ def test_dry_run_writes_one_eml_per_team_and_sends_or_logs_nothing(engine, migra
     files = sorted(path.name for path in out.glob("*.eml"))
     assert files == ["FORCE_RESPONSE_no-team_2026-04-02.eml", "RESP-A1_2026-04-02.eml", "RESP-B3_2026-04-02.eml"]
     message = read_message(out / "RESP-B3_2026-04-02.eml")
-    assert message["Subject"].endswith("4 new breaches, 7 due by Tue 7 Apr")
+    assert message["Subject"].endswith("3 new breaches, 1 met late, 7 due by Tue 7 Apr")
     summary = json.loads(capsys.readouterr().out)
     assert summary["dry_run"] is True and summary["team_emails"] == 3
     with engine.connect() as conn:

@@ -34,7 +34,7 @@ def _night_two() -> pd.DataFrame:
 def test_subject_carries_new_breach_and_due_soon_counts_with_the_next_working_day():
     alerts = _by_team(compose_team_alerts(night_one(), TEAMS, no_log(), AS_OF))
     # Thursday 2 April 2026: Good Friday and Easter Monday make Tuesday 7 April the next working day.
-    assert alerts["RESP-B3"].subject == "Victims Code: Force Response Team B3 — 4 new breaches, 7 due by Tue 7 Apr"
+    assert alerts["RESP-B3"].subject == "Victims Code: Force Response Team B3 — 3 new breaches, 1 met late, 7 due by Tue 7 Apr"
     assert alerts["RESP-A1"].subject == "Victims Code: Force Response Team A1 — 1 new breach, 1 due by Tue 7 Apr"
 
 
@@ -47,13 +47,14 @@ def test_one_message_per_team_with_news_addressed_to_its_lead_and_none_for_a_qui
     ]  # PPU-C2 met everything on time: no e-mail
 
 
-def test_every_line_names_crime_rule_in_plain_english_local_due_date_and_collar_number():
+def test_every_line_names_crime_rule_in_plain_english_local_due_date_under_its_officer():
     alert = _by_team(compose_team_alerts(night_one(), TEAMS, no_log(), AS_OF))["RESP-B3"]
     line = next(line for line in alert.text.splitlines() if line.startswith("- CR-1001"))
     assert line == ("- CR-1001, victim V1: Update the victim within 5 working days of an arrest. "
-                    "Due Wed 1 Apr 2026 (not yet done). Officer 4521.")
-    assert "CR-1004, victim V1: Tell the victim the outcome of the case within 1 working day" in alert.text
-    assert "Officer 7781" in alert.text
+                    "Due Wed 1 Apr 2026 (not yet done).")
+    assert ("CR-1004, victim V1 [ENHANCED SERVICE]: Tell the victim the outcome of the case within "
+            "1 working day") in alert.text
+    assert "Officer 7781 (1):" in alert.text
     assert "met late" in alert.text  # CR-1003 was met, but after its due date
 
 

@@ -42,7 +42,7 @@ def test_each_team_lead_receives_one_email_with_the_counts_rows_and_both_parts(e
     assert set(received) == {"gwen.lomax@force.example", "alison.kershaw@force.example",
                              "hugh.pickles@force.example"}
     b3 = received["gwen.lomax@force.example"]
-    assert b3["Subject"] == "Victims Code: Force Response Team B3 — 4 new breaches, 7 due by Tue 7 Apr"
+    assert b3["Subject"] == "Victims Code: Force Response Team B3 — 3 new breaches, 1 met late, 7 due by Tue 7 Apr"
     assert b3.get_content_type() == "multipart/alternative"
     plain = b3.get_body(preferencelist=("plain",)).get_content()
     html = b3.get_body(preferencelist=("html",)).get_content()

@@ -57,7 +57,8 @@ class TeamAlert:
     new_breaches: int
     at_risk: int
     unknown_team_crimes: int  # crimes listed here only because their team is unknown
-    items: pd.DataFrame = field(repr=False)
+    items: pd.DataFrame = field(repr=False)  # what it announces first: the alert log's rows
+    met_late: int = 0        # of new_breaches, those met late (no action needed)
 
     def email(self, sender: str = DEFAULT_SENDER) -> EmailMessage:
         """The MIME message: plain text plus an HTML alternative, with a stable Message-ID."""

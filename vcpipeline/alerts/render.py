@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from vcpipeline.alerts.wording import rule_wording
+from vcpipeline.alerts.wording import rule_records, rule_wording
 from vcpipeline.rules.ruleset import load_rulesets
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -59,6 +59,12 @@ def packaged_templates() -> Templates:
 def packaged_wording() -> pd.DataFrame:
     """The packaged rule sets' words and deadlines (`wording.rule_wording`), read once."""
     return rule_wording(load_rulesets())
+
+
+@lru_cache(maxsize=1)
+def packaged_corrections() -> Mapping[str, str]:
+    """Per rule, where the events that meet it are recorded (`wording.rule_records`), read once."""
+    return rule_records(load_rulesets())
 
 
 def render_template(template: str, context: Mapping[str, Any], templates: Templates | None = None) -> str:

@@ -4,6 +4,10 @@ Frames and an instant in, frames out; no warehouse, no templates. A message list
 **new breaches** (BREACHED or MET_LATE, never alerted before) and the obligations **at risk**
 (PENDING, due on the as-of's local date or by the next working day, not yet alerted for that due
 date), and the team's compliance rate this month against last month.
+
+A lead reads mail on working days: what was first announced on a weekend or bank holiday since
+the last working day is **carried** into the next working day's e-mail too (`carried_items`), and
+the breaches **still open** (BREACHED, not yet met, whenever announced) are listed oldest first.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from vcpipeline.alerts.messages import (
     WITNESS_CARE,
     utc_instant,
 )
-from vcpipeline.calendar import local_dates
+from vcpipeline.calendar import add_working_days, is_working_day, local_dates
 from vcpipeline.rules.engine import at_risk
 from vcpipeline.rules.summaries import compliance_rate
 
@@ -119,6 +123,48 @@ def new_alert_items(routed: pd.DataFrame, already_alerted: pd.DataFrame, as_of: 
     ])
     seen = _keys(already_alerted.loc[:, ["kind", *LOG_KEY, "risk_due_date"]].astype(str))
     return items[~_keys(items).isin(seen).to_numpy()].reset_index(drop=True)
+
+
+def carried_items(routed: pd.DataFrame, already_alerted: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The items first announced on a non-working day since the last working day, as they stand now.
+
+    On a working day, each logged item whose message's local date (`announced_at`, the message's
+    as-of) lies after the previous working day and before today, and which still calls for the
+    same attention (a breach still BREACHED or MET_LATE; an at-risk obligation still PENDING with
+    that due date), with `kind` and `risk_due_date` like `new_alert_items` and `carried_from`
+    (the local date it was announced). The log keeps its first announcement: carrying lists an
+    item again, it does not log it again. Without `announced_at` in the log nothing is carried.
+    """
+    empty = routed.iloc[0:0].assign(kind="", risk_due_date="", carried_from="")
+    if "announced_at" not in already_alerted.columns or already_alerted.empty or routed.empty:
+        return empty
+    today = local_dates(pd.DatetimeIndex([utc_instant(as_of)]))
+    if not is_working_day(today)[0]:
+        return empty
+    previous = add_working_days(today, -1)[0]
+    announced = local_dates(pd.DatetimeIndex(pd.to_datetime(already_alerted["announced_at"], utc=True)))
+    weekend = (announced > previous) & (announced < today[0]) & ~is_working_day(announced)
+    if not weekend.any():
+        return empty
+    log = already_alerted.loc[weekend, ["kind", *LOG_KEY, "risk_due_date"]].astype(str).assign(
+        carried_from=np.datetime_as_string(announced[weekend], unit="D"))
+    due_date = pd.Series(np.datetime_as_string(due_dates(routed["due_at"]), unit="D"), index=routed.index)
+    status = routed["status"].astype(str)
+    candidates = pd.concat([
+        routed[status.isin(BREACH_STATUSES)].assign(kind=BREACH, risk_due_date=""),
+        routed[status == "PENDING"].assign(kind=AT_RISK, risk_due_date=due_date[status == "PENDING"]),
+    ])
+    keyed = candidates.assign(_key=_keys(candidates).to_numpy())
+    log = log.assign(_key=_keys(log).to_numpy()).drop_duplicates("_key")
+    return keyed.merge(log.loc[:, ["_key", "carried_from"]], on="_key").drop(columns="_key")
+
+
+def still_open_breaches(routed: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Breaches not yet put right: BREACHED (never met), due by `as_of`, oldest due first."""
+    due_at = pd.DatetimeIndex(routed["due_at"])
+    open_ = (routed["status"].astype(str) == "BREACHED").to_numpy() & (due_at <= utc_instant(as_of))
+    return routed[open_].sort_values(["due_at", "crime_ref", "victim_id", "rule"], kind="stable",
+                                     ignore_index=True)
 
 
 def compliance_rates(routed: pd.DataFrame, as_of: pd.Timestamp) -> dict[tuple[str, str], dict[str, Any]]:

@@ -118,12 +118,18 @@ def read_night_quarantine_reasons(conn: sa.Connection, as_of: pd.Timestamp) -> p
 # ----------------------------------------------------------------------------- the alert log
 
 def read_already_alerted(conn: sa.Connection, due_since: datetime | None = None) -> pd.DataFrame:
-    """Logged items (LOG_ITEM_COLUMNS), those due at or after `due_since` when given.
+    """Logged items (LOG_ITEM_COLUMNS) and `announced_at` (the as-of of the e-mail that first
+    listed each: what `selection.carried_items` needs), those due at or after `due_since` when given.
 
     Composing only looks at obligations due in a recent window, so the log need not be read
     further back than that window.
     """
-    select = sa.select(*(alert_log.c[column] for column in LOG_ITEM_COLUMNS))
+    select = (
+        sa.select(*(alert_log.c[column] for column in LOG_ITEM_COLUMNS),
+                  alert_messages.c.as_of.label("announced_at"))
+        .select_from(alert_log.join(alert_messages,
+                                    alert_messages.c.message_key == alert_log.c.message_key))
+    )
     if due_since is not None:
         select = select.where(alert_log.c.due_at >= due_since)
     return read_frame(conn, select)

@@ -43,6 +43,19 @@ DEPARTMENT_NAMES: Mapping[str, str] = {
     "WITNESS_CARE": "Witness Care",
     "RESTORATIVE_JUSTICE": "Restorative Justice",
 }
+# Where each event that meets an obligation is recorded (docs/sources.md): what a lead corrects
+# when the work was done but not recorded, so that the next night's run sees it.
+RECORDED_IN: Mapping[str, str] = {
+    "WRITTEN_ACKNOWLEDGEMENT": "Victim contact log: a contact of contact_type ACK",
+    "VICTIM_UPDATE": "Victim contact log: a contact of contact_type UPD",
+    "OUTCOME_COMMUNICATED": "Victim contact log: a contact of contact_type OUTC",
+    "VPS_USE_COMMUNICATED": ("Victim contact log: a contact of contact_type VPSU (or the witness care "
+                             "unit's Update Type 'VPS feedback given')"),
+    **dict.fromkeys(("VPS_OFFERED", "VPS_TAKEN", "VPS_DECLINED"),
+                    "Victim contact log: a contact of contact_type VPS with vps_response OFF (offered), "
+                    "TKN (taken) or DEC (declined)"),
+    "NEEDS_ASSESSMENT": "Victim support referrals: an Activity 'Needs assessment' with In Need Yes or No",
+}
 WORDING_COLUMNS: tuple[str, ...] = ("rule_set", "rule", "enhanced", "deadline", "action", "trigger")
 _UNIT_WORDS = {"working_days": ("working day", "working days"),
                "calendar_days": ("calendar day", "calendar days")}
@@ -74,7 +87,38 @@ def rule_wording(rulesets: RuleSets) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(WORDING_COLUMNS))
 
 
-def rule_descriptions(items: pd.DataFrame, wording: pd.DataFrame) -> pd.Series:
+def rule_records(rulesets: RuleSets) -> dict[str, str]:
+    """Per rule, where the events that meet it are recorded (RECORDED_IN), latest rule set first:
+    the "done but not recorded?" help of an alert e-mail."""
+    records: dict[str, str] = {}
+    for ruleset in rulesets.sets:
+        for rule in ruleset.rules:
+            places = dict.fromkeys(RECORDED_IN[event] for event in sorted(rule.met_by) if event in RECORDED_IN)
+            if places:
+                records[rule.name] = "; or ".join(places)
+    return records
+
+
+def trigger_phrases(items: pd.DataFrame, wording: pd.DataFrame) -> pd.Series:
+    """Each obligation's trigger in plain words ("an arrest"): the trigger event's phrase when
+    `trigger_event_type` is given, else the rule's usual trigger, else "its trigger"."""
+    keys = pd.DataFrame({"rule_set": items["rule_set"].astype(str), "rule": items["rule"].astype(str),
+                         "enhanced": items["enhanced"].astype(bool)})
+    found = keys.merge(wording, how="left", on=["rule_set", "rule", "enhanced"])
+    trigger = pd.Series(found["trigger"].fillna("its trigger").to_numpy(dtype=object), index=items.index)
+    if "trigger_event_type" in items.columns:
+        trigger = items["trigger_event_type"].astype(str).map(TRIGGER_PHRASES).fillna(trigger)
+    return trigger.astype(str)
+
+
+def joined_phrases(phrases: pd.Series) -> str:
+    """`an arrest, an interview and a suspect's bail`: distinct phrases in their order."""
+    distinct = list(dict.fromkeys(phrases.tolist()))
+    return distinct[0] if len(distinct) == 1 else ", ".join(distinct[:-1]) + " and " + distinct[-1]
+
+
+def rule_descriptions(items: pd.DataFrame, wording: pd.DataFrame,
+                      triggers: pd.Series | None = None) -> pd.Series:
     """Each obligation's rule in plain English, from `wording` (`rule_wording`).
 
     e.g. "Update the victim within 5 working days of an arrest": the deadline depends on the
@@ -82,6 +126,7 @@ def rule_descriptions(items: pd.DataFrame, wording: pd.DataFrame) -> pd.Series:
     (when `trigger_event_type` is given; else the rule's usual trigger). A periodic rule's
     deadline is the interval agreed with the victim, which is the due date less the trigger's
     date in calendar days. A rule the wording does not know reads "Meet the <rule> obligation".
+    `triggers` (one phrase per item, e.g. several joined) replaces the trigger phrase.
     """
     rule = items["rule"].astype(str)
     keys = pd.DataFrame({"rule_set": items["rule_set"].astype(str), "rule": rule,
@@ -89,9 +134,7 @@ def rule_descriptions(items: pd.DataFrame, wording: pd.DataFrame) -> pd.Series:
     found = keys.merge(wording, how="left", on=["rule_set", "rule", "enhanced"])
     found.index = items.index
     action = found["action"].fillna("Meet the " + rule + " obligation")
-    trigger = found["trigger"].fillna("its trigger")
-    if "trigger_event_type" in items.columns:
-        trigger = items["trigger_event_type"].astype(str).map(TRIGGER_PHRASES).fillna(trigger)
+    trigger = trigger_phrases(items, wording) if triggers is None else triggers.astype(str)
     periodic = found["action"].notna() & found["deadline"].isna()
     deadline = found["deadline"].astype(object)
     if periodic.any():
@@ -116,13 +159,18 @@ def _calendar_days_between(trigger_at: pd.Series, due_at: pd.Series) -> np.ndarr
     return (due - start).astype("timedelta64[D]").astype(np.int64)
 
 
-def subject(team_name: str, breaches: int, risks: int, horizon: str) -> str:
-    """The team e-mail's subject line, with the horizon's short date ("Tue 7 Apr")."""
+def subject(team_name: str, breaches: int, risks: int, horizon: str, met_late: int = 0) -> str:
+    """The team e-mail's subject line, with the horizon's short date ("Tue 7 Apr").
+
+    `breaches` are those still not done (to act on); those `met_late` need no action, so they
+    are counted apart and only when there are some: a first night's history does not read as
+    a pile of new work."""
     short = horizon.rsplit(" ", 1)[0]  # "Tue 7 Apr"
-    if breaches == 0 and risks == 0:
+    if breaches == 0 and risks == 0 and met_late == 0:
         return f"Victims Code: {team_name} — all clear, nothing new due by {short}"
     noun = "breach" if breaches == 1 else "breaches"
-    return f"Victims Code: {team_name} — {breaches} new {noun}, {risks} due by {short}"
+    late = f", {met_late} met late" if met_late else ""
+    return f"Victims Code: {team_name} — {breaches} new {noun}{late}, {risks} due by {short}"
 
 
 def rate_lines(rate: Mapping[str, Any]) -> list[dict[str, str]]:
