@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import copy
 import html
+import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vcpipeline.validation.suites import load_suite_dict
+from vcpipeline.validation.suites import expectation_level, load_suite_dict
 
 SITE_NAME = "vcp_local_site"
 OFFLINE_CSS = "static/styles/vcp_offline.css"
@@ -35,6 +39,15 @@ _REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</
                             re.IGNORECASE)
 _REMOTE_IMAGE = re.compile(r"src=\"https://great-expectations-web-assets[^\"]*\"", re.IGNORECASE)
 _REMOTE_CSS_URL = re.compile(r"url\(['\"]?https?://[^)]*\)", re.IGNORECASE)
+# GX's status icon of one expectation (the page's own status icon carries aria-hidden), and the
+# red count of unexpected values it draws under a failed one.
+_STATUS_MARK = re.compile(r'<i class="fas (?:fa-check-circle text-success|fa-times text-danger|'
+                          r'fa-exclamation-triangle text-warning)" ></i>|<strong class="text-danger" >')
+_PAGE_STATUS = re.compile(r'(<span class="h6" >Status:</span>\s*)<i class="fas fa-times text-danger" '
+                          r'aria-hidden="true"></i>\s*Failed')
+_ROW_WORDS = {"quarantined": "rows quarantined", "flagged": "rows flagged (warning)"}
+_TABLE_LEVEL = "Table-Level Expectations"
+SIDECAR_SUFFIX = ".vcp.json"
 _INLINE_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.IGNORECASE | re.DOTALL)
 _CSS = """/* Local stand-in for the CDN stylesheets GX's templates reference (see docs.py). */
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1b1b1b; }
@@ -45,6 +58,7 @@ th, td { border: 1px solid #b1b4b6; padding: 0.25rem 0.5rem; text-align: left; v
 code, pre { background: #f3f2f1; padding: 0 0.2rem; }
 footer, #ge-cta-footer, .ge-cta { display: none; }
 .vcp-index { margin: 1rem 0 2rem; }
+.vcp-quarantined { color: #8a4b00; font-weight: bold; } /* amber: rows set aside, the batch loaded */
 /* GX's status icons came from Font Awesome's CDN: the same meaning as characters. */
 .fa-check-circle::before { content: "\\2713"; } .fa-times::before { content: "\\2717"; }
 .fa-exclamation-triangle::before { content: "\\26A0"; }
@@ -105,23 +119,235 @@ def _offline(page: Path, root: Path) -> None:
     page.write_text(text, encoding="utf-8")
 
 
-def _index_list(root: Path, entries: list[tuple[str, str, bool, Path]]) -> str:
-    items = "\n".join(
-        f'<li><span class="{"vcp-passed" if ok else "vcp-failed"}">{"passed" if ok else "FAILED"}</span> '
-        f'<a href="{html.escape(path.relative_to(root).as_posix())}">{html.escape(suite)} — '
-        f"{html.escape(batch)}</a></li>"
-        for suite, batch, ok, path in entries
+def _expectation_outcome(result: Any) -> str:
+    """What one expectation's result means here: `passed`, `error` (it could not be evaluated),
+    `failed` (a batch expectation: the batch does not load), `quarantined` (a critical row
+    expectation: its rows were quarantined, the rest loaded) or `flagged` (a warning)."""
+    info = result.exception_info or {}
+    raised = info.get("raised_exception") if "raised_exception" in info else any(
+        isinstance(item, dict) and item.get("raised_exception") for item in info.values())
+    if raised:
+        return "error"
+    if result.success:
+        return "passed"
+    config = result.expectation_config
+    if expectation_level({"meta": (config.meta if config is not None else None) or {}}) == "batch":
+        return "failed"
+    severity = str(getattr(config.severity, "value", config.severity) or "critical").lower()
+    return "quarantined" if severity == "critical" else "flagged"
+
+
+def _page_order(result: Any) -> list[Any]:
+    """The expectation results in the order GX's validation page shows them: table-level
+    expectations, then each column's (GX's own column order), each group in suite order."""
+    from great_expectations.render.renderer.renderer import Renderer
+
+    by_column: dict[str, list[Any]] = {}
+    for item in result.results:
+        kwargs = item.expectation_config.kwargs if item.expectation_config is not None else {}
+        by_column.setdefault(str(kwargs.get("column", _TABLE_LEVEL)), []).append(item)
+    columns = [_TABLE_LEVEL, *(str(c) for c in Renderer._get_column_list_from_evrs(result))]
+    return [item for column in dict.fromkeys(columns) for item in by_column.get(column, [])]
+
+
+def _validation_status(item: Any, result: Any) -> tuple[str, int | None, int | None]:
+    """(`passed` | `quarantined` | `failed`, rows quarantined, rows flagged) of one validation.
+
+    A `BatchValidation` knows whether its batch loaded and how many rows it quarantined; for a
+    bare GX result, the batch failed when a batch expectation failed or one raised."""
+    outcomes = [_expectation_outcome(r) for r in result.results]
+    if hasattr(item, "loadable"):
+        quarantined, flagged = len(item.row_failures), len(item.row_warnings)
+        if not item.loadable:
+            return "failed", quarantined, flagged
+        return ("quarantined" if quarantined or flagged else "passed"), quarantined, flagged
+    if "failed" in outcomes or "error" in outcomes:
+        return "failed", None, None
+    return ("quarantined" if {"quarantined", "flagged"} & set(outcomes) else "passed"), None, None
+
+
+def _status_words(status: str, quarantined: int | None, flagged: int | None) -> str:
+    if status == "failed":
+        return "FAILED: batch not loaded"
+    if status == "passed":
+        return "passed"
+    parts = [_rows(quarantined, "quarantined") if quarantined is not None else "rows quarantined"]
+    if flagged:
+        parts.append(_rows(flagged, "flagged"))
+    return "loaded; " + ", ".join(parts)
+
+
+def _rows(count: int, what: str) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'} {what}"
+
+
+def _row_level_wording(page: Path, result: Any, status_words: str | None) -> bool:
+    """Say "rows quarantined" (not a red FAILED) for row expectations that only quarantined rows.
+
+    GX draws one status icon per expectation, in `_page_order`, and a red "N unexpected values
+    found" under a failed one. Each icon of a row expectation's failure becomes the words, and
+    its count turns amber; `status_words` replaces the page's "Status: Failed" when the batch
+    loaded. Only when the page's icons match the results one for one (else left as GX drew it).
+    """
+    order = _page_order(result)
+    text = page.read_text(encoding="utf-8")
+    icons = [m for m in _STATUS_MARK.finditer(text) if m.group(0).startswith("<i")]
+    kinds = {"passed": "fa-check-circle", "error": "fa-exclamation-triangle"}
+    outcomes = [_expectation_outcome(item) for item in order]
+    if len(icons) != len(order) or any(kinds.get(outcome, "fa-times") not in icon.group(0)
+                                       for outcome, icon in zip(outcomes, icons, strict=True)):
+        return False
+    pieces, at, index, current = [], 0, -1, ""
+    for mark in _STATUS_MARK.finditer(text):
+        pieces.append(text[at:mark.start()])
+        at = mark.end()
+        if mark.group(0).startswith("<i"):
+            index += 1
+            current = outcomes[index]
+            words = _ROW_WORDS.get(current)
+            pieces.append(f'<span class="vcp-quarantined">{words}</span>' if words else mark.group(0))
+        else:  # the unexpected-values count under the icon just seen
+            pieces.append('<strong class="vcp-quarantined" >' if current in _ROW_WORDS else mark.group(0))
+    pieces.append(text[at:])
+    text = "".join(pieces)
+    if status_words is not None:
+        text = _PAGE_STATUS.sub(rf'\1<span class="vcp-quarantined">{html.escape(status_words)}</span>',
+                                text, count=1)
+    page.write_text(text, encoding="utf-8")
+    return True
+
+
+def _sidecar(page: Path) -> Path:
+    return page.with_name(page.stem + SIDECAR_SUFFIX)
+
+
+def _entries(folder: Path) -> list[dict[str, Any]]:
+    """Every validation page kept under `folder` (what its sidecar says), newest first."""
+    entries = []
+    for sidecar in folder.rglob(f"*{SIDECAR_SUFFIX}"):
+        try:
+            entry = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        page = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX) + ".html")
+        if page.is_file():
+            entries.append({**entry, "path": page})
+    return sorted(entries, key=lambda e: (e["run_time"], e["source"], e["suite"], e["batch"]), reverse=True)
+
+
+def prune_data_docs(folder: Path, keep_since: datetime) -> int:
+    """Delete the validation pages under `folder` validated before `keep_since`; how many."""
+    pruned = 0
+    for entry in _entries(folder):
+        if datetime.fromisoformat(entry["run_time"]) < keep_since:
+            entry["path"].unlink(missing_ok=True)
+            _sidecar(entry["path"]).unlink(missing_ok=True)
+            pruned += 1
+    pages = folder / "validations"
+    for directory in sorted((d for d in pages.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
+                            reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    return pruned
+
+
+def _local_time(iso: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    from vcpipeline.calendar import LONDON
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(LONDON)).strftime("%a %d %b %Y %H:%M")
+
+
+def write_data_docs_index(root: Path, title: str = "Data Docs: validation results") -> Path:
+    """`root/index.html`: every validation page kept under `root` (every source, every night),
+    newest first, with what it found in words, and the expectation suites. No script, no CDN."""
+    root = root.resolve()
+    entries = _entries(root)
+    rows = "\n".join(
+        f'<tr><td>{html.escape(_local_time(e["run_time"]))}</td><td>{html.escape(e["source"])}</td>'
+        f'<td>{html.escape(e["run_name"])}</td>'
+        f'<td><a href="{html.escape(e["path"].relative_to(root).as_posix())}">{html.escape(e["suite"])} — '
+        f'{html.escape(e["batch"])}</a></td>'
+        f'<td class="vcp-{html.escape(e["status"])}">'
+        f'{html.escape(_status_words(e["status"], e.get("rows_quarantined"), e.get("rows_flagged")))}</td></tr>'
+        for e in entries
     )
-    return f'<section class="vcp-index"><h2>Validations in this run</h2><ul>\n{items}\n</ul></section>'
+    suites = sorted(page.relative_to(root) for page in root.rglob("expectations/*.html"))
+    suite_items = "\n".join(
+        f'<li><a href="{html.escape(path.as_posix())}">{html.escape(path.stem)}</a>'
+        f'{" (" + html.escape("/".join(path.parts[:-2])) + ")" if len(path.parts) > 2 else ""}</li>'
+        for path in suites)
+    (root / OFFLINE_CSS).parent.mkdir(parents=True, exist_ok=True)
+    (root / OFFLINE_CSS).write_text(_CSS, encoding="utf-8")
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="stylesheet" href="{OFFLINE_CSS}">
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>Every validation of the last days kept (newest first). "Rows quarantined" means the batch
+loaded and the rows that failed a row check were set aside with their reason
+(<code>vcp quarantine list</code>); "FAILED" means the batch did not load.</p>
+<section class="vcp-index"><h2>Validations</h2>
+<table>
+<thead><tr><th>Validated (UK time)</th><th>Source</th><th>Run</th><th>Suite — batch</th><th>Result</th></tr></thead>
+<tbody>
+{rows or '<tr><td colspan="5">No validation kept yet.</td></tr>'}
+</tbody>
+</table>
+</section>
+<section><h2>Expectation suites</h2><ul>
+{suite_items}
+</ul></section>
+</body>
+</html>
+"""
+    index = root / "index.html"
+    temporary = index.with_name(f".index-{os.getpid()}.html")
+    temporary.write_text(page, encoding="utf-8")
+    os.replace(temporary, index)  # a reader never sees half a page; the last writer wins
+    return index
 
 
 def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str = "validation",
-                    run_time: datetime | None = None, offline: bool = True) -> Path:
-    """Write the run's validations as a static Data Docs site in `folder`; return its index.html.
+                    run_time: datetime | None = None, offline: bool = True,
+                    site_root: Path | None = None, history_days: int | None = None) -> Path:
+    """Add the run's validations to the static Data Docs site in `folder`; return its index.html.
 
-    `validations` are `BatchValidation`s (or GX validation results). With `offline` (the
-    default) the pages reference nothing outside `folder`.
+    `validations` are `BatchValidation`s (or GX validation results). Earlier runs' pages stay
+    for `history_days` (default `settings.data_docs_history_days()`), then are pruned; the
+    index lists every page kept, newest first. With `site_root` (a folder above `folder`, one
+    site per source below it) `site_root/index.html` lists every source's pages too. With
+    `offline` (the default) the pages reference nothing outside the site.
     """
+    from vcpipeline import settings
+
+    root = Path(folder).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    when = run_time or datetime.now(UTC)
+    # GX deletes every page of its site it was not given this time: build in a scratch folder
+    # and copy the new pages in, so earlier nights' pages stay.
+    with tempfile.TemporaryDirectory(prefix="vcp-data-docs-") as scratch:
+        _build_site(validations, Path(scratch), run_name=run_name, run_time=when, offline=offline,
+                    source=root.name if site_root is None else root.relative_to(Path(site_root).resolve()).as_posix())
+        shutil.copytree(scratch, root, dirs_exist_ok=True)
+    days = settings.data_docs_history_days() if history_days is None else history_days
+    prune_data_docs(root, when - timedelta(days=days))
+    index = write_data_docs_index(root) if offline else root / "index.html"
+    if site_root is not None and offline:
+        write_data_docs_index(Path(site_root))
+    return index
+
+
+def _build_site(validations: Iterable[Any], root: Path, *, run_name: str, run_time: datetime,
+                offline: bool, source: str) -> None:
+    """GX's site for these validations alone in `root`, made offline, each validation page
+    reworded for row-level failures and described by a sidecar (`*.vcp.json`) for the index."""
     from vcpipeline.validation.gx import ephemeral_context, quiet_gx
 
     quiet_gx()
@@ -132,15 +358,14 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
         ValidationResultIdentifier,
     )
 
-    root = Path(folder).resolve()
-    root.mkdir(parents=True, exist_ok=True)
     context = ephemeral_context({SITE_NAME: {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }})
-    run_id = RunIdentifier(run_name=run_name, run_time=run_time or datetime.now(UTC))
-    named = _results(validations)
+    run_id = RunIdentifier(run_name=run_name, run_time=run_time)
+    items = list(validations)
+    named = _results(items)
     keys = []
     for suite, batch, result in named:
         result.meta["run_id"] = run_id
@@ -156,8 +381,8 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
         except Exception:  # a result from a suite not kept as JSON: its page is just not built
             continue
     context.build_data_docs(site_names=[SITE_NAME])
+    (root / "index.html").unlink(missing_ok=True)  # GX's index lists this run only: ours replaces it
 
-    index = root / "index.html"
     if offline:
         (root / OFFLINE_CSS).parent.mkdir(parents=True, exist_ok=True)
         (root / OFFLINE_CSS).write_text(_CSS, encoding="utf-8")
@@ -165,12 +390,16 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
             _offline(page, root)
         for sheet in root.rglob("*.css"):
             sheet.write_text(_REMOTE_CSS_URL.sub("none", sheet.read_text(encoding="utf-8")), encoding="utf-8")
-        entries = []
-        for (suite, batch, result), key in zip(named, keys, strict=True):
-            page = root.joinpath("validations", *key.to_tuple()[:-1], f"{key.to_tuple()[-1]}.html")
-            entries.append((suite, batch, bool(result.success), page))
-        text = index.read_text(encoding="utf-8")
-        marker = re.search(r"<body[^>]*>", text)
-        at = marker.end() if marker else 0
-        index.write_text(text[:at] + _index_list(root, entries) + text[at:], encoding="utf-8")
-    return index
+    for item, (suite, batch, result), key in zip(items, named, keys, strict=True):
+        page = root.joinpath("validations", *key.to_tuple()[:-1], f"{key.to_tuple()[-1]}.html")
+        if not page.is_file():
+            continue
+        status, quarantined, flagged = _validation_status(item, result)
+        if offline:
+            _row_level_wording(page, result, _status_words(status, quarantined, flagged)
+                               if status != "failed" else None)
+        _sidecar(page).write_text(json.dumps({
+            "source": source, "suite": suite, "batch": batch, "run_name": run_name,
+            "run_time": run_time.astimezone(UTC).isoformat(), "status": status,
+            "rows_quarantined": quarantined, "rows_flagged": flagged,
+        }), encoding="utf-8")
