@@ -47,7 +47,32 @@ def make_force(crimes: int = 600) -> Force:
 
     configs = load_source_config()
     spec = ForceSpec(crimes=crimes, start=PERIOD_START, days=365, seed=7)
-    return Force(canonical_rows(generate_force(spec, configs).native, configs), spec.extracted_at)
+    canonical = canonical_rows(generate_force(spec, configs).native, configs)
+    return Force({**canonical, "events": with_victim_choices(canonical)}, spec.extracted_at)
+
+
+def with_victim_choices(canonical: dict[str, pd.DataFrame], every: int = 20) -> pd.DataFrame:
+    """The events plus, whatever the generator makes, a known share of the victim's choices
+    (RULES.md v2): every `every`-th victim opts out an hour after the report (their later updates
+    are WAIVED), and the victim after each agrees to be phoned half an hour after it (so their
+    updates are compared with the agreed method)."""
+    events = canonical["events"]
+    victims = canonical["victims"].merge(canonical["crimes"][["crime_ref", "reported_at"]], on="crime_ref")
+    victims = victims.sort_values(["crime_ref", "victim_id"], ignore_index=True)
+    reported = pd.to_datetime(victims["reported_at"], utc=True, format="ISO8601")
+    added = []
+    for kind, offset, minutes in (("OPTED_OUT", 0, 60), ("CONTACT_AGREED", 1, 30)):
+        chosen = victims.iloc[offset::every]
+        at = (reported.iloc[offset::every] + pd.Timedelta(minutes=minutes)).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        numbers = [f"{kind[:3]}{i:05d}" for i in range(len(chosen))]
+        added.append(pd.DataFrame({
+            "event_id": [f"TST-{n}" for n in numbers], "crime_ref": chosen["crime_ref"].to_numpy(),
+            "victim_id": chosen["victim_id"].to_numpy(), "event_type": kind, "occurred_at": at.to_numpy(),
+            "channel": "phone" if kind == "CONTACT_AGREED" else "", "interval_days": "0" if kind == "CONTACT_AGREED" else "",
+            "source_system": "VCL", "source_row_id": numbers, "source_modified_at": at.to_numpy(),
+        }))
+    extra = pd.concat(added, ignore_index=True).reindex(columns=events.columns, fill_value="")
+    return pd.concat([events, extra.astype(events.dtypes.to_dict())], ignore_index=True)
 
 
 def _quarter_of(instants: pd.Series) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Every figure printed in the report equals what the warehouse holds.
 
 Expected values are computed here independently of `vcpipeline.report`: the compliance figures by
-a pandas groupby of the `obligations` table (with the local due date derived here), cross-checked
-against the summaries' reporting views; victims from `victim_compliance`; teams from obligations
+a pandas groupby of the `obligations` table (with the local due date derived here; WAIVED counted
+on its own, never in the rate; the updates by the agreed method from `channel_as_agreed`),
+cross-checked against the summaries' reporting views; victims from `victim_compliance`; teams from obligations
 and `crimes.team`; data quality from `load_batches` and `quarantine`; the survey from
 `survey_results`. The page's figures are read back from its `data-figure` / `data-value` cells.
 """
@@ -22,9 +23,10 @@ from vcpipeline.warehouse.db import make_engine
 from vcpipeline.warehouse.frames import read_frame
 
 PERIODS = ("2026Q1", "2026-03", "2025Q3")
-RULES = ("acknowledgement", "needs_referral", "investigation_update", "outcome_notification",
+RULES = ("acknowledgement", "needs_referral", "investigation_update", "agreed_update", "outcome_notification",
          "vps_offer", "vps_feedback")
-STATUS = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending"}
+STATUS = {"MET": "met_on_time", "MET_LATE": "met_late", "BREACHED": "breached", "PENDING": "pending",
+          "WAIVED": "waived"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,8 @@ def warehouse(report_warehouse: str) -> dict[str, pd.DataFrame]:
         tables = {name: read_frame(conn, f"SELECT * FROM {name}") for name in (
             "obligations", "crimes", "victim_compliance", "load_batches", "quarantine", "survey_results")}
         for view in ("v_compliance_by_department_quarter", "v_compliance_by_department_month",
-                     "v_victim_compliance_by_department_quarter"):  # as the database computes them
+                     "v_victim_compliance_by_department_quarter", "v_compliance_by_owner_quarter",
+                     "v_updates_by_agreed_method_month"):  # as the database computes them
             result = conn.execute(sa.text(f"SELECT * FROM {view}"))
             tables[view] = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     engine.dispose()
@@ -60,6 +63,11 @@ def warehouse(report_warehouse: str) -> dict[str, pd.DataFrame]:
     obligations["service"] = np.where(obligations["enhanced"].astype(bool), "enhanced", "standard")
     for status, column in STATUS.items():
         obligations[column] = (obligations["status"] == status).astype("int64")
+    # Updates by the agreed method: met (on time or late) with an agreed method to compare.
+    as_agreed = obligations["channel_as_agreed"].astype("boolean")
+    met = obligations["status"].isin(["MET", "MET_LATE"])
+    obligations["compared"] = (met & as_agreed.notna()).astype("int64")
+    obligations["kept"] = (met & as_agreed.fillna(False)).astype("int64")
     return tables
 
 
@@ -76,7 +84,25 @@ def _counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return grouped
 
 
-COUNTS = ("due", "met_on_time", "met_late", "breached", "pending", "compliance_rate")
+COUNTS = ("due", "met_on_time", "met_late", "breached", "pending", "waived", "compliance_rate")
+
+
+def _expect_agreed_method(expected: dict, inside: pd.DataFrame, named) -> None:
+    """Per month of the period and crime department (and ALL of each), kept / compared; the whole
+    period's column only for a quarter (a month's is the month), its force figure always (headline)."""
+    departments = sorted(set(inside["department"]))
+    months = list(named.months)
+    for month in [*months, "ALL"]:
+        rows = inside if month == "ALL" else inside[inside["month"] == month]
+        for department in [*departments, "ALL"]:
+            if month == "ALL" and department != "ALL" and len(months) == 1:
+                continue
+            picked = rows if department == "ALL" else rows[rows["department"] == department]
+            kept, compared = int(picked["kept"].sum()), int(picked["compared"].sum())
+            key = f"agreed_method:{month}/{department}"
+            expected[f"{key}:agreed_method_kept"] = kept
+            expected[f"{key}:agreed_method_compared"] = compared
+            expected[f"{key}:agreed_method_rate"] = kept / compared if compared else math.nan
 
 
 def _expect(expected: dict, section: str, key: str, row: pd.Series, columns=COUNTS) -> None:
@@ -92,7 +118,7 @@ def expected_figures(tables: dict[str, pd.DataFrame], period: str) -> dict[str, 
     inside = _in_period(obligations, period)
     expected: dict[str, object] = {}
     _expect(expected, "overall", "ALL", _counts(inside, []).iloc[0], ("due", "met_late", "breached", "pending",
-                                                                     "compliance_rate"))
+                                                                     "waived", "compliance_rate"))
     by_rule = _counts(inside, ["rule"]).set_index("rule")
     for rule in RULES:
         row = by_rule.loc[rule] if rule in by_rule.index else pd.Series(
@@ -100,6 +126,9 @@ def expected_figures(tables: dict[str, pd.DataFrame], period: str) -> dict[str, 
         _expect(expected, "by_rule", rule, row)
     for _, row in _counts(inside, ["department"]).iterrows():
         _expect(expected, "by_department", row["department"], row)
+    for _, row in _counts(inside, ["owner"]).iterrows():
+        _expect(expected, "by_owner", row["owner"], row)
+    _expect_agreed_method(expected, inside, named)
     enhanced = pd.concat([_counts(inside, ["service", "rule"]), _counts(inside, ["service"]).assign(rule="ALL")])
     enhanced = enhanced.set_index(["service", "rule"])
     for service in ("enhanced", "standard"):
@@ -256,3 +285,71 @@ def test_warehouse_has_data_in_every_section(warehouse: dict) -> None:
     assert len(warehouse["quarantine"]) > 0
     with_quarter = warehouse["survey_results"]
     assert set(with_quarter["quarter"]) == {"2025Q4", "2026Q1"}
+
+
+def test_waived_obligations_are_counted_on_their_own_and_left_out_of_the_rate(pages: dict,
+                                                                               warehouse: dict) -> None:
+    shown = pages["2026Q1"]
+    q1 = _in_period(warehouse["obligations"], "2026Q1")
+    counts = q1["status"].value_counts()
+    assert counts.get("WAIVED", 0) > 0  # else this proves nothing
+    assert int(shown["overall:ALL:waived"]) == counts["WAIVED"]
+    assert int(shown["overall:ALL:due"]) == len(q1)  # owed at first: every status counts as due
+    decided = counts["MET"] + counts["MET_LATE"] + counts["BREACHED"]
+    assert float(shown["overall:ALL:compliance_rate"]) == pytest.approx(counts["MET"] / decided, rel=1e-12)
+    assert float(shown["overall:ALL:compliance_rate"]) != pytest.approx(
+        counts["MET"] / (decided + counts["WAIVED"]), rel=1e-9)
+    for department, rows in q1[q1["status"] == "WAIVED"].groupby("department"):
+        assert int(shown[f"by_department:{department}:waived"]) == len(rows)
+
+
+def test_agreed_method_share_is_those_met_by_the_agreed_method_of_the_met_ones_with_one_agreed(
+        pages: dict, warehouse: dict) -> None:
+    q1 = _in_period(warehouse["obligations"], "2026Q1")
+    met = q1[q1["status"].isin(["MET", "MET_LATE"])]
+    as_agreed = met["channel_as_agreed"].astype("boolean")
+    compared, kept = int(as_agreed.notna().sum()), int(as_agreed.fillna(False).sum())
+    assert 0 < kept < compared  # some victims were contacted another way than they asked
+    shown = pages["2026Q1"]
+    assert int(shown["agreed_method:ALL/ALL:agreed_method_kept"]) == kept
+    assert int(shown["agreed_method:ALL/ALL:agreed_method_compared"]) == compared
+    assert float(shown["agreed_method:ALL/ALL:agreed_method_rate"]) == pytest.approx(kept / compared, rel=1e-12)
+    # Only the rules that keep the victim informed are ever compared, and never a waived or unmet one.
+    informing = {"investigation_update", "outcome_notification", "vps_feedback", "agreed_update"}
+    compared_rows = q1[q1["channel_as_agreed"].notna() & q1["status"].isin(["MET", "MET_LATE"])]
+    assert set(compared_rows["rule"]) <= informing
+
+
+@pytest.mark.parametrize("period", ["2026Q1", "2025Q3"])
+def test_owner_figures_equal_the_owner_reporting_view(pages: dict, warehouse: dict, period: str) -> None:
+    view = warehouse["v_compliance_by_owner_quarter"]
+    rows = view[view["due_quarter"] == period]
+    assert len(rows) > 0
+    for _, row in rows.iterrows():
+        for column in ("due", "breached", "waived", "compliance_rate"):
+            assert _same(pages[period][f"by_owner:{row['owner']}:{column}"], row[column]), (row["owner"], column)
+
+
+def test_agreed_method_figures_equal_the_agreed_method_reporting_view(pages: dict, warehouse: dict) -> None:
+    view = warehouse["v_updates_by_agreed_method_month"]
+    rows = view[view["due_month"].isin(["2026-01", "2026-02", "2026-03"])]
+    assert len(rows) > 0
+    for _, row in rows.iterrows():
+        key = f"agreed_method:{row['due_month']}/{row['department']}"
+        for column in ("agreed_method_compared", "agreed_method_kept", "agreed_method_rate"):
+            assert _same(pages["2026Q1"][f"{key}:{column}"], row[column]), (key, column)
+
+
+def test_witness_care_owns_the_post_charge_items_of_other_departments_crimes(pages: dict) -> None:
+    shown = pages["2026Q1"]
+    assert int(shown["by_owner:WITNESS_CARE:due"]) > int(shown.get("by_department:WITNESS_CARE:due", 0))
+    assert sum(int(v) for k, v in shown.items() if k.startswith("by_owner:") and k.endswith(":due")) == \
+        int(shown["overall:ALL:due"])
+
+
+def test_fixture_force_makes_the_victims_choices(warehouse: dict) -> None:
+    """Guard: opt-outs (WAIVED), post-charge hand-overs and both kinds of contact in 2026Q1."""
+    q1 = _in_period(warehouse["obligations"], "2026Q1")
+    assert (q1["status"] == "WAIVED").sum() >= 3
+    assert (q1["owner"] != q1["department"]).any()
+    assert set(q1["channel_as_agreed"].dropna().astype(bool)) == {True, False}

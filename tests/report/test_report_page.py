@@ -56,7 +56,7 @@ def test_every_table_has_a_caption_and_every_header_cell_a_scope(html: str, page
 
 def test_every_chart_is_an_image_labelled_by_its_own_title_and_description(html: str, page_parser) -> None:
     page = page_parser(html)
-    assert len(page.svgs) == 3 + 7  # rule, department, service bars; 7 trend lines
+    assert len(page.svgs) == 4 + 8  # rule, department, agreed method, service bars; 8 trend lines
     for svg in page.svgs:
         assert svg["role"] == "img"
         assert svg["title"] and svg["desc"]
@@ -71,6 +71,28 @@ def test_chart_descriptions_state_the_numbers_in_words(html: str) -> None:
 def test_page_has_print_styles_and_says_how_each_figure_is_measured(html: str) -> None:
     assert "@media print" in html
     assert html.count("How measured:") >= 8
+
+
+def test_departments_read_by_their_plain_names_and_codes_stay_in_the_figure_keys(html: str) -> None:
+    text = re.sub(r"<[^>]*>", " ", html.split("<body>", 1)[1])  # what a reader sees, no attributes
+    for code, name in (("FORCE_RESPONSE", "Force Response"), ("WITNESS_CARE", "Witness Care"),
+                       ("CRIMINAL_JUSTICE", "Criminal Justice")):
+        assert name in text and code not in text, code
+    assert 'data-figure="by_owner:WITNESS_CARE:due"' in html
+
+
+def test_owner_section_says_what_owner_means_and_waived_has_its_own_column(html: str) -> None:
+    assert "The owner is the department that must meet the obligation" in html
+    assert "Waived (victim opted out / plan changed)" in html
+    assert "Updates by the victim&#39;s agreed method" in html or "Updates by the victim's agreed method" in html
+
+
+def test_agreed_method_cells_show_the_share_with_n_of_n(html: str) -> None:
+    match = re.search(r'data-figure="agreed_method:ALL/ALL:agreed_method_rate"[^>]*>([^<]+)</span>'
+                      r'<span class="n-of"><span[^>]*>([\d,]+)</span> of <span[^>]*>([\d,]+)</span>', html)
+    assert match, "headline share without its n of N"
+    share, kept, compared = match.group(1), int(match.group(2).replace(",", "")), int(match.group(3).replace(",", ""))
+    assert share == f"{100 * kept / compared:.1f}%"
 
 
 def test_data_quality_links_to_data_docs_relatively(html: str) -> None:
@@ -88,8 +110,8 @@ def test_summary_tables_are_exported_as_csv_and_parquet_with_the_same_rows(built
                                                                             html: str) -> None:
     folder = built.parent / "victims-code-2026Q1-data"
     figures = page_parser(html).figures
-    for section in ("overall", "by_rule", "by_department", "trend", "enhanced", "victims", "teams", "survey",
-                    "loads", "quarantine"):
+    for section in ("overall", "by_rule", "by_department", "by_owner", "agreed_method", "trend", "enhanced",
+                    "victims", "teams", "survey", "loads", "quarantine"):
         csv = pd.read_csv(folder / f"{section}.csv")
         parquet = pd.read_parquet(folder / f"{section}.parquet")
         assert len(csv) == len(parquet) > 0, section

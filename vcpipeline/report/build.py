@@ -10,28 +10,53 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from vcpipeline.report import charts
-from vcpipeline.report.model import ALL, COUNT_COLUMNS, RATE_COLUMN, RULE_LABELS, RULES, ReportData
+from vcpipeline.report import agreed_method, charts
+from vcpipeline.report.cells import (
+    Cell,
+    Table,
+    count_cell,
+    data_value,
+    header,
+    rate_cell,
+    row_header,
+)
+from vcpipeline.report.cells import is_missing as _is_missing
+from vcpipeline.report.model import (
+    ALL,
+    COUNT_COLUMNS,
+    RATE_COLUMN,
+    RULE_LABELS,
+    RULES,
+    ReportData,
+    department_label,
+)
 
 # One short "how measured" note per figure; docs/report.md says the same at length.
 HOW_MEASURED: dict[str, str] = {
     "summary": (
         "Obligations are counted in the period of their local due date (Europe/London), with the "
         "status they had when the rule engine last evaluated them. Compliance = met on time ÷ "
-        "(met on time + met late + breached); pending obligations are not yet decided and are left out."
+        "(met on time + met late + breached); pending obligations are not yet decided and are left out. "
+        "Waived obligations (the victim opted out of services, or agreed another plan before the update "
+        "was due) are not judged: counted on their own, never in the rate."
     ),
     "by_rule": (
         "One obligation per victim and trigger, per RULES.md; each row is one Victims Code "
         "entitlement, labelled with the board-paper question it answers."
     ),
     "by_department": "The department that owns the crime (crime recording system) at the last load.",
+    "by_owner": (
+        "The owner is the department that must meet the obligation: the crime's department, except "
+        "that updates, the outcome and the VPS owed at or after the first charge naming the victim "
+        "are Witness Care's, who keep the victim informed once a case goes to court."
+    ),
+    "agreed_method": agreed_method.HOW_MEASURED,
     "trend": (
         "The same compliance rate for each of the last twelve months (by local due date). A month "
         "with nothing decided has no point; the line breaks there."
@@ -64,65 +89,9 @@ HOW_MEASURED: dict[str, str] = {
 SERVICES: tuple[str, ...] = ("enhanced", "standard")
 
 
-@dataclass
-class Cell:
-    text: str
-    header: bool = False
-    scope: str | None = None
-    figure: str | None = None
-    value: str | None = None
-    numeric: bool = False
-
-
-@dataclass
-class Table:
-    table_id: str
-    caption: str
-    columns: list[Cell]
-    rows: list[list[Cell]] = field(default_factory=list)
-
-
-# --- cells -------------------------------------------------------------------------------------
-
-def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def data_value(value: Any) -> str:
-    """The machine-readable value of a figure: integers exactly, floats unrounded, '' for none."""
-    if hasattr(value, "item") and not isinstance(value, int | float):  # numpy scalar
-        value = value.item()
-    if _is_missing(value):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return repr(float(value))
-
-
-def count_cell(figure: str, value: Any) -> Cell:
-    text = "n/a" if _is_missing(value) else f"{int(value):,}"
-    return Cell(text, figure=figure, value=data_value(None if _is_missing(value) else int(value)),
-                numeric=True)
-
-
-def rate_cell(figure: str, value: Any, digits: int = 1, missing: str = "n/a") -> Cell:
-    text = missing if _is_missing(value) else charts.percent(float(value), digits)
-    return Cell(text, figure=figure, value=data_value(value), numeric=True)
-
-
-def header(text: str, scope: str = "col") -> Cell:
-    return Cell(text, header=True, scope=scope)
-
-
-def row_header(text: str) -> Cell:
-    return Cell(text, header=True, scope="row")
-
-
 COUNT_HEADERS: dict[str, str] = {
     "due": "Due", "met_on_time": "Met on time", "met_late": "Met late", "breached": "Breached",
-    "pending": "Pending", RATE_COLUMN: "Compliance",
+    "pending": "Pending", "waived": "Waived (victim opted out / plan changed)", RATE_COLUMN: "Compliance",
 }
 
 
@@ -200,7 +169,7 @@ def victims_table(data: ReportData) -> Table:
     for _, row in data.victims.iterrows():
         key = str(row["department"])
         table.rows.append([
-            row_header("All departments" if key == ALL else key),
+            row_header(department_label(key)),
             count_cell(f"victims:{key}:victims", row["victims"]),
             count_cell(f"victims:{key}:compliant", row["compliant"]),
             rate_cell(f"victims:{key}:victim_compliance_rate", row["victim_compliance_rate"]),
@@ -215,7 +184,8 @@ def teams_table(data: ReportData) -> Table:
     for rank, (_, row) in enumerate(data.teams.iterrows(), start=1):
         key = f"{row['department']}/{row['team']}"
         table.rows.append([
-            Cell(str(rank), numeric=True), Cell(str(row["department"])), row_header(str(row["team"])),
+            Cell(str(rank), numeric=True), Cell(department_label(str(row["department"]))),
+            row_header(str(row["team"])),
             count_cell(f"teams:{key}:breached", row["breached"]),
             count_cell(f"teams:{key}:due", row["due"]),
             rate_cell(f"teams:{key}:{RATE_COLUMN}", row[RATE_COLUMN]),
@@ -230,7 +200,8 @@ def survey_table(data: ReportData) -> Table | None:
     from vcpipeline.sampling.questions import QUESTIONS
     from vcpipeline.sampling.results import FORCE, board_table
 
-    spread = dict(zip([q.id for q in QUESTIONS], board_table(data.survey)["Departments"], strict=True))
+    named = data.survey.assign(domain=[d if d == FORCE else department_label(d) for d in data.survey["domain"]])
+    spread = dict(zip([q.id for q in QUESTIONS], board_table(named)["Departments"], strict=True))
     force = data.survey[data.survey["domain"] == FORCE].set_index("question")
     table = Table("t-survey", f"Latest Victims Code survey results, dip sample {data.survey_quarter}",
                   [header("Question"), header("Result"), header("95% CI lower"), header("95% CI upper"),
@@ -332,6 +303,8 @@ def render_report(data: ReportData) -> str:
         ("Breached", count_cell("overall:ALL:breached", overall["breached"])),
         ("Met late", count_cell("overall:ALL:met_late", overall["met_late"])),
         ("Pending", count_cell("overall:ALL:pending", overall["pending"])),
+        ("Waived (victim opted out / plan changed)", count_cell("overall:ALL:waived", overall["waived"])),
+        ("Met updates by the victim's agreed method", agreed_method.headline_cell(data)),
         ("Victims Code compliant victims (Q1)",
          rate_cell("victims:ALL:victim_compliance_rate",
                    force_victims["victim_compliance_rate"].get(ALL, math.nan))),
@@ -348,9 +321,15 @@ def render_report(data: ReportData) -> str:
         "rule_table": compliance_table("by_rule", data.by_rule, "rule", "Compliance by entitlement "
                                        "(Victims Code right / board-paper question)", "Entitlement", rule_label),
         "department_chart": charts.bar_chart("c-department", "Compliance by department",
-                                             _bars(data.by_department, "department")),
+                                             _bars(data.by_department, "department", department_label)),
         "department_table": compliance_table("by_department", data.by_department, "department",
-                                             "Compliance by department", "Department"),
+                                             "Compliance by department (the crime's)", "Department",
+                                             department_label),
+        "owner_table": compliance_table("by_owner", data.by_owner, "owner", "Compliance by owner "
+                                        "(the department that must meet the obligation)", "Owner",
+                                        department_label),
+        "agreed_method_chart": agreed_method.agreed_method_chart(data),
+        "agreed_method_table": agreed_method.agreed_method_table(data),
         "victims_table": victims_table(data),
         "trend_charts": trend_charts(data),
         "trend_table": trend_table(data),

@@ -30,8 +30,9 @@ def _missing(value: float | None) -> bool:
 
 
 def bar_chart(chart_id: str, title: str, bars: Sequence[tuple[str, float | None]],
-              description: str = "") -> Markup:
-    """Horizontal bars of rates in [0, 1], one per (label, rate), the percentage printed at each bar."""
+              description: str = "", missing: str = "nothing due") -> Markup:
+    """Horizontal bars of rates in [0, 1], one per (label, rate), the percentage printed at each
+    bar; `missing` where a rate has nothing to measure."""
     # Labels are right-aligned against the bars: leave room for the longest (~7 px a character).
     label_width = 12 + 7 * max((len(label) for label, _ in bars), default=10)
     bar_width, row, top = 300, 26, 8
@@ -54,7 +55,7 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[tuple[str, float | None]
         parts.append(f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end" class="label">'
                      f'{escape(label)}</text>')
         if _missing(value):
-            parts.append(f'<text x="{label_width + 4}" y="{y + 17}" class="value">nothing due</text>')
+            parts.append(f'<text x="{label_width + 4}" y="{y + 17}" class="value">{escape(missing)}</text>')
             continue
         length = max(0.0, min(1.0, float(value))) * bar_width
         parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" '

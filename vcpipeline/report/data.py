@@ -2,7 +2,9 @@
 
 The compliance sections sum the rows of `compliance_quarterly` (a quarter) or
 `compliance_monthly` (a month, and the twelve months of the trend) and recompute the rate from
-the summed counts (rates do not add up). Victims come from `victim_compliance` (periods of the
+the summed counts (rates do not add up), by the crime's `department` or by the obligation's
+`owner`; the updates by the victim's agreed method sum the same tables' `agreed_method_*` counts
+per month and department. Victims come from `victim_compliance` (periods of the
 crime report), the teams from `obligations` joined to `crimes.team` (the summaries have no
 team), data quality from `load_batches` and `quarantine`, the survey from `survey_results`.
 """
@@ -17,7 +19,15 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vcpipeline.calendar import start_of_local_day
-from vcpipeline.report.model import ALL, COUNT_COLUMNS, RULES, ReportData, with_rate
+from vcpipeline.report.model import (
+    AGREED_COLUMNS,
+    ALL,
+    COUNT_COLUMNS,
+    RULES,
+    ReportData,
+    with_agreed_rate,
+    with_rate,
+)
 from vcpipeline.report.periods import Period
 from vcpipeline.rules.summaries import victim_compliance_rate
 from vcpipeline.warehouse.frames import read_frame
@@ -82,6 +92,32 @@ def read_by_rule(conn: sa.Connection, period: Period) -> pd.DataFrame:
 
 def read_by_department(conn: sa.Connection, period: Period) -> pd.DataFrame:
     return _grouped(conn, period, "department")
+
+
+def read_by_owner(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """By owner: the department that must meet each obligation (the crime's, or witness care
+    after charge for the rules the rule set hands over, RULES.md v2)."""
+    return _grouped(conn, period, "owner")
+
+
+def read_agreed_method(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Updates by the victim's agreed method per month of the period and crime department, with
+    ALL rows (every department; the whole period): every department seen in the period gets a row
+    in every month (0 of 0 where it had nothing to compare)."""
+    table = compliance_monthly
+    sums = [sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in AGREED_COLUMNS]
+    frame = read_frame(conn, sa.select(table.c.due_month.label("month"), table.c.department, *sums)
+                       .where(table.c.due_month.in_(period.months))
+                       .group_by(table.c.due_month, table.c.department))
+    frame = frame.astype({"month": "str", "department": "str", **dict.fromkeys(AGREED_COLUMNS, "int64")})
+    departments = [*sorted(set(frame["department"])), ALL]
+    with_all = pd.concat([frame, frame.groupby("month", as_index=False)[list(AGREED_COLUMNS)].sum()
+                          .assign(department=ALL)], ignore_index=True)
+    with_all = pd.concat([with_all, with_all.groupby("department", as_index=False)[list(AGREED_COLUMNS)].sum()
+                          .assign(month=ALL)], ignore_index=True)
+    grid = pd.MultiIndex.from_product([[*period.months, ALL], departments], names=["month", "department"])
+    full = with_all.set_index(["month", "department"]).reindex(grid).reset_index()
+    return with_agreed_rate(full)
 
 
 def read_enhanced(conn: sa.Connection, period: Period) -> pd.DataFrame:
@@ -161,7 +197,7 @@ def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS) -> pd.
         obligations.c.department, team, sa.func.count().label("due"),
         *(sa.func.sum(sa.case((status == code, 1), else_=0)).label(name)
           for name, code in (("met_on_time", "MET"), ("met_late", "MET_LATE"),
-                             ("breached", "BREACHED"), ("pending", "PENDING"))))
+                             ("breached", "BREACHED"), ("pending", "PENDING"), ("waived", "WAIVED"))))
         .select_from(obligations.join(crimes, crimes.c.crime_ref == obligations.c.crime_ref))
         # The IN (not just the join) lets SQLite walk the obligations' primary key from those
         # crimes rather than the whole period's due_at index.
@@ -239,6 +275,8 @@ def read_report_data(conn: sa.Connection, period: Period, generated_at: datetime
         overall=read_overall(conn, period),
         by_rule=read_by_rule(conn, period),
         by_department=read_by_department(conn, period),
+        by_owner=read_by_owner(conn, period),
+        agreed_method=read_agreed_method(conn, period),
         trend=read_trend(conn, period),
         enhanced=read_enhanced(conn, period),
         victims=read_victims(conn, period),

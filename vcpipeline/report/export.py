@@ -19,8 +19,8 @@ from vcpipeline.report.model import ReportData
 from vcpipeline.textsafety import formula_safe_frame
 
 SECTIONS: tuple[str, ...] = (
-    "overall", "by_rule", "by_department", "trend", "enhanced", "victims", "teams", "survey",
-    "loads", "quarantine",
+    "overall", "by_rule", "by_department", "by_owner", "agreed_method", "trend", "enhanced", "victims",
+    "teams", "survey", "loads", "quarantine",
 )
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 

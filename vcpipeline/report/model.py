@@ -2,8 +2,10 @@
 
 Every compliance section has the same count columns (COUNT_COLUMNS) over the obligations whose
 local due date falls in the period, and the rate computed from them (`compliance_rate`), so a
-figure in any section means the same thing. Frames hold codes and names only: rules,
-departments, teams, source systems, quarantine reasons; never a victim.
+figure in any section means the same thing. WAIVED obligations (the victim opted out, or agreed
+another plan: RULES.md v2) are counted in `due` and on their own (`waived`), never in the rate.
+Frames hold codes and names only: rules, departments, teams, source systems, quarantine reasons;
+never a victim. The page shows departments by their plain names (`department_label`).
 """
 
 from __future__ import annotations
@@ -11,21 +13,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
+from vcpipeline.alerts.wording import DEPARTMENT_NAMES
 from vcpipeline.report.periods import Period
+from vcpipeline.rules.ruleset import load_rulesets
 from vcpipeline.rules.summaries import compliance_rate
 from vcpipeline.sampling.questions import QUESTIONS
 
-# Obligations by status; `due` is all of them (pending ones included).
-COUNT_COLUMNS: tuple[str, ...] = ("due", "met_on_time", "met_late", "breached", "pending")
+# Obligations by status; `due` is all of them (pending and waived ones included).
+COUNT_COLUMNS: tuple[str, ...] = ("due", "met_on_time", "met_late", "breached", "pending", "waived")
 RATE_COLUMN = "compliance_rate"
+# Updates by the victim's agreed method (the summaries' columns): of the met obligations that keep
+# the victim informed and have an agreed method to compare, those met by that method, and the share.
+AGREED_COLUMNS: tuple[str, ...] = ("agreed_method_compared", "agreed_method_kept")
+AGREED_RATE = "agreed_method_rate"
 ALL = "ALL"  # the rule (or department) key of a total row
 
-# The rules in the board paper's order, with the question each answers.
-RULE_QUESTIONS: dict[str, str] = {q.rule: q.id for q in QUESTIONS if q.rule is not None}
-RULES: tuple[str, ...] = tuple(RULE_QUESTIONS)
-RULE_LABELS: dict[str, str] = {q.rule: f"{q.id} {q.label}" for q in QUESTIONS if q.rule is not None}
+
+
+def _rule_labels() -> dict[str, str]:
+    """Every rule of the rule sets, in the board paper's order, labelled with the question it
+    answers: a question's own rule as the dip sample words it, any other (the victim-led
+    `agreed_update`, also Q5) from its rule-set `label` and `board_question`, after it."""
+    rulesets = load_rulesets()
+    labels = {q.rule: f"{q.id} {q.label}" for q in QUESTIONS if q.rule is not None}
+    labels.update({name: f"{rulesets.rule(name).board_question.split('/')[-1]} {rulesets.rule(name).label}"
+                   for name in rulesets.rule_names() if name not in labels})
+    first = list(labels)
+
+    def order(name: str) -> tuple[int, bool, int]:
+        number = int(labels[name].split()[0].removeprefix("Q"))
+        return number, rulesets.rule(name).kind == "periodic", first.index(name)
+
+    return {name: labels[name] for name in sorted(labels, key=order)}
+
+
+RULE_LABELS: dict[str, str] = _rule_labels()
+RULES: tuple[str, ...] = tuple(RULE_LABELS)
 
 
 def with_rate(frame: pd.DataFrame) -> pd.DataFrame:
@@ -39,6 +65,27 @@ def with_rate(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def department_label(code: str) -> str:
+    """The plain name of a department code (`FORCE_RESPONSE` → "Force Response"), as the alerts
+    name it; "All departments" for the total row; an unknown code in words."""
+    if code == ALL:
+        return "All departments"
+    return DEPARTMENT_NAMES.get(code, code.replace("_", " ").title())
+
+
+def with_agreed_rate(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with integer AGREED_COLUMNS and `agreed_method_rate` = kept / compared, NaN
+    where nothing was compared (the SQL twin is `v_compliance_base`'s `agreed_method_rate`)."""
+    frame = frame.copy()
+    for name in AGREED_COLUMNS:
+        frame[name] = frame[name].fillna(0).astype("int64")
+    compared = frame["agreed_method_compared"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame[AGREED_RATE] = np.where(compared > 0, frame["agreed_method_kept"].to_numpy(dtype=float) / compared,
+                                      np.nan)
+    return frame
+
+
 @dataclass(frozen=True)
 class ReportData:
     """One period's figures, section by section (see each field)."""
@@ -49,6 +96,8 @@ class ReportData:
     overall: pd.DataFrame                   # one row: COUNT_COLUMNS, compliance_rate
     by_rule: pd.DataFrame                   # rule, COUNT_COLUMNS, compliance_rate (RULES order)
     by_department: pd.DataFrame             # department, COUNT_COLUMNS, compliance_rate
+    by_owner: pd.DataFrame                  # owner, COUNT_COLUMNS, compliance_rate (who must meet them)
+    agreed_method: pd.DataFrame             # month (or ALL: the period), department (or ALL), AGREED_*
     trend: pd.DataFrame                     # month, rule (or ALL), COUNT_COLUMNS, compliance_rate
     enhanced: pd.DataFrame                  # service (enhanced|standard), rule (or ALL), counts, rate
     victims: pd.DataFrame                   # department (or ALL), victims, compliant, victim_compliance_rate
