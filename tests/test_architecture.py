@@ -55,7 +55,6 @@ KNOWN_LONG: dict[str, str] = {
     "vcpipeline.rules.engine": "the rule engine and its instant arithmetic in one module",
     "vcpipeline.warehouse.schema": "every table of the warehouse in one module",
     "vcpipeline.validation.validate": "the validation rules and their bookkeeping in one module",
-    "vcpipeline.report.build": "the report's figures and its rendering in one module",
     "vcpipeline.sources.readers": "the SQL, CSV and XLSX readers with their checks in one module",
 }
 
