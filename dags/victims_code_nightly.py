@@ -29,9 +29,7 @@ import pendulum
 from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, dag, task
 from vcp_scheduling import DataIntervalEndDeadline  # plugins/ is on Airflow's sys.path
 
-from vcpipeline.tasks import assets, email_missed_deadline, task_failure_notifier
-
-LONDON = "Europe/London"
+from vcpipeline.tasks import LONDON, assets, email_missed_deadline, task_failure_notifier
 
 
 @dag(

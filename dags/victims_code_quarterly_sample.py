@@ -39,9 +39,7 @@ import pendulum
 from airflow.sdk import Param, PokeReturnValue, dag, task
 from vcp_scheduling import FirstWorkingDayOfQuarterTimetable  # plugins/ is on Airflow's sys.path
 
-from vcpipeline.tasks import assets, task_failure_notifier
-
-LONDON = "Europe/London"
+from vcpipeline.tasks import LONDON, assets, task_failure_notifier
 
 
 @dag(

@@ -33,9 +33,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
 
-from vcpipeline.tasks import assets, task_failure_notifier
+from vcpipeline.tasks import LONDON, assets, task_failure_notifier
 
-LONDON = "Europe/London"
 ONE_AT_A_TIME = {"max_active_tis_per_dag": 1}
 
 

@@ -20,6 +20,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseDeadlineReference
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
+from vcpipeline.instants import LONDON
 from vcpipeline.orchestration import timetables as quarters
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class FirstWorkingDayOfQuarterTimetable(Timetable):
     data-interval timetables do); a DAG deployed in May produces the Q1 sample straight away.
     """
 
-    def __init__(self, at: time = time(6, 0), timezone: str = "Europe/London") -> None:
+    def __init__(self, at: time = time(6, 0), timezone: str = LONDON) -> None:
         self.at = at
         self.timezone = timezone
         self.description = (

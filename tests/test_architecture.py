@@ -24,8 +24,8 @@ PLUGINS = ROOT / "plugins"
 
 # docs/architecture.md, bottom to top: a module may import its own layer and the layers below.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("foundation", frozenset({"", "calendar", "parsing", "canonical", "periods", "settings", "errors",
-                              "textsafety"})),
+    ("foundation", frozenset({"", "calendar", "instants", "parsing", "canonical", "periods", "settings",
+                              "errors", "textsafety"})),
     ("systems", frozenset({"sources", "validation", "warehouse"})),
     ("stages", frozenset({"ingest", "rules"})),
     ("outputs", frozenset({"alerts", "sampling", "report", "synth", "audit"})),

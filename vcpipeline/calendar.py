@@ -13,7 +13,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-LONDON = "Europe/London"
+from vcpipeline.instants import LONDON as LONDON  # re-exported: its one spelling is there
+
 DeadlineUnit = Literal["working_days", "calendar_days"]
 _DAY = np.timedelta64(1, "D")
 

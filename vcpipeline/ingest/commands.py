@@ -53,10 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_instant(text: str, option: str) -> datetime:
-    """ISO 8601 to an aware datetime; without an offset, Europe/London wall time."""
+    """ISO 8601 to an aware UTC datetime (the edge's one conversion, `instants.utc_instant`);
+    without an offset, Europe/London wall time."""
     from zoneinfo import ZoneInfo
 
-    from vcpipeline.calendar import LONDON
+    from vcpipeline.instants import LONDON, utc_instant
 
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -64,7 +65,7 @@ def parse_instant(text: str, option: str) -> datetime:
         raise UsageError(f"{option}: not an ISO 8601 timestamp: {text!r}") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(LONDON))
-    return value
+    return utc_instant(value, option)
 
 
 def _url(args: argparse.Namespace) -> str:

@@ -11,6 +11,9 @@ night read the first time:
 - Drops: every file whose day has ended by `interval_end` (the date in its name; else its
   arrival time) and that was not processed before with the same content (sha256). A changed
   re-delivery is read again; a file this same batch processed before is read again on a rerun.
+
+The bounds may come straight from Airflow (pendulum DateTimes) or the CLI; each public function
+takes them through `instants.utc_instant`, the one conversion.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from vcpipeline.calendar import LONDON
+from vcpipeline.instants import LONDON, utc_instant
 from vcpipeline.sources.readers import DropFile
 from vcpipeline.warehouse.schema import load_batches, processed_files, source_watermarks
 
@@ -48,16 +51,6 @@ class ExtractionWindow:
         return f"modified from {since} to {self.until:%Y-%m-%dT%H:%M:%SZ}"
 
 
-def _utc(value: datetime, what: str) -> datetime:
-    """A plain UTC `datetime`: Airflow passes pendulum DateTimes, which drop their zone in
-    arithmetic after `astimezone`, making later comparisons with aware instants fail."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} is a naive datetime: pass a timezone-aware instant")
-    utc = value.astimezone(UTC)
-    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
-                    utc.microsecond, tzinfo=UTC)
-
-
 def sql_window(
     interval_start: datetime,
     interval_end: datetime,
@@ -67,14 +60,14 @@ def sql_window(
     watermark: datetime | None = None,
 ) -> ExtractionWindow:
     """The modified-at window of a SQL source's batch for a data interval (see module docstring)."""
-    start, end = _utc(interval_start, "interval_start"), _utc(interval_end, "interval_end")
+    start, end = utc_instant(interval_start, "interval_start"), utc_instant(interval_end, "interval_end")
     if end < start:
         raise ValueError("interval_end is before interval_start")
     if first_batch:
         return ExtractionWindow(since=None, until=end)
     since = start - lookback
-    if watermark is not None and _utc(watermark, "watermark") < since:
-        since = _utc(watermark, "watermark") - lookback  # a gap longer than the look-back
+    if watermark is not None and utc_instant(watermark, "watermark") < since:
+        since = utc_instant(watermark, "watermark") - lookback  # a gap longer than the look-back
     return ExtractionWindow(since=since, until=end)
 
 
@@ -106,7 +99,7 @@ def files_to_process(
     batch_id: str,
 ) -> list[DropFile]:
     """The drop files a batch reads, in name order (a `_v2` re-delivery after its original)."""
-    end = _utc(interval_end, "interval_end")
+    end = utc_instant(interval_end, "interval_end")
     chosen = []
     for drop in sorted(files, key=lambda f: f.name):
         if file_ready_at(drop) > end:
@@ -124,7 +117,7 @@ def nightly_intervals(start: datetime, end: datetime, local_tz: str = LONDON
     The last interval is cut short at `end` when the range is not whole days.
     """
     zone = ZoneInfo(local_tz)
-    first, last = _utc(start, "start"), _utc(end, "end")
+    first, last = utc_instant(start, "start"), utc_instant(end, "end")
     local = first.astimezone(zone)
     out = []
     day = 0
@@ -149,7 +142,7 @@ def is_first_batch(conn: sa.Connection, source_system: str, interval_start: date
         sa.select(sa.func.count()).select_from(load_batches).where(
             load_batches.c.source_system == source_system,
             load_batches.c.status == "succeeded",
-            load_batches.c.interval_start < _utc(interval_start, "interval_start"),
+            load_batches.c.interval_start < utc_instant(interval_start, "interval_start"),
         )
     ).scalar_one()
     return earlier == 0
@@ -180,7 +173,7 @@ def recent_volumes(conn: sa.Connection, source_system: str, interval_start: date
     Only batches over earlier intervals count (so a rerun sees the same history) and only
     incremental ones (a first, full extract is no yardstick for a night).
     """
-    start, end = _utc(interval_start, "interval_start"), _utc(interval_end, "interval_end")
+    start, end = utc_instant(interval_start, "interval_start"), utc_instant(interval_end, "interval_end")
     length = end - start
     rows = conn.execute(
         sa.select(load_batches.c.rows_extracted, load_batches.c.interval_start,

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from vcpipeline import settings
+from vcpipeline.instants import LONDON
 from vcpipeline.orchestration import airflow_env, variables
 from vcpipeline.orchestration.demo import DATA_ENGINEERING_EMAIL, REVIEWERS_EMAIL, _absolute_sqlite
 
@@ -40,7 +41,7 @@ def standalone_env(home: Path, smtp_host: str, smtp_port: int, warehouse_url: st
         # Task processes report to the API server: tell them where it is, whatever the port.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # local only: no login form
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/London",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": LONDON,
         "VCP_WAREHOUSE_URL": warehouse_url,
         # standalone starts its components as `airflow ...` subprocesses: find ours first.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),

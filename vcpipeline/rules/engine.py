@@ -82,7 +82,7 @@ def evaluate(crimes: pd.DataFrame, victims: pd.DataFrame, events: pd.DataFrame,
     crime-report rules); `rule`, `status`, `rule_set`, `owner`, `met_channel` and `department` as
     categoricals; `channel_as_agreed` as a nullable boolean (<NA>: nothing to compare).
     """
-    as_of_us = _instant_us(as_of)
+    as_of_us = int(instants_us([as_of])[0])
     table = _number_victims(crimes, victims, rulesets)
     stream = event_stream(table, events, as_of_us, rulesets, instants_us)
     in_force = agreement_in_force(stream)
@@ -119,24 +119,13 @@ def at_risk(obligations: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     pending = (obligations["status"] == "PENDING").to_numpy(dtype=bool)
     due_at = pd.DatetimeIndex(obligations["due_at"])
     due_date = local_dates(due_at) - np.timedelta64(1, "D")
-    today = local_dates(pd.DatetimeIndex([_utc(as_of)]))
+    today = local_dates(pd.DatetimeIndex([as_of]))
     horizon = next_working_day(today)[0]
     risky = pending & (due_date >= today[0]) & (due_date <= horizon)
     return pd.Series(risky, index=obligations.index, name="at_risk")
 
 
 # ----------------------------------------------------------------------------- building blocks
-
-def _utc(instant: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(instant)
-    if stamp.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    return stamp.tz_convert("UTC")
-
-
-def _instant_us(instant: pd.Timestamp | str) -> int:
-    return int(pd.DatetimeIndex([_utc(instant)]).as_unit("us").asi8[0])
-
 
 def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)

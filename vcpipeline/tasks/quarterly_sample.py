@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vcpipeline import instants
 from vcpipeline.orchestration import timetables
-from vcpipeline.tasks.review_ingest import ERRORS_SUFFIX
 from vcpipeline.tasks.runtime import utc_instant
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = ZoneInfo(instants.LONDON)
 NIGHTLY_DAG_ID = "victims_code_nightly"
 SUCCESS = "success"
 # How many of the latest compliance-summary events the gate reads (about four months of nights,
@@ -136,17 +136,26 @@ def draw_sample(warehouse_url: str, data_interval_start: datetime | None, *, siz
         raise AirflowFailException(str(exc)) from exc
 
 
-def write_quarter_worksheets(warehouse_url: str, sample_id: str, folder: Path) -> dict[str, Any]:
+def write_quarter_worksheets(warehouse_url: str, sample_id: str, folder: Path, *,
+                             working_days: int | None = None) -> dict[str, Any]:
     """Write the sample's worksheets into `folder` and delete worksheets of earlier draws of it.
 
     A forced re-draw can drop a department; its old worksheet must not be sent or filled in.
+    The return deadline is `working_days` (default `worksheets.REVIEW_WORKING_DAYS`) working days
+    after the draw; the e-mail repeats it.
     """
-    from vcpipeline.sampling.worksheets import write_worksheets
+    from vcpipeline.sampling.worksheets import (
+        REVIEW_WORKING_DAYS,
+        stored_review_window,
+        write_worksheets,
+    )
     from vcpipeline.warehouse.db import make_engine
 
+    days = REVIEW_WORKING_DAYS if working_days is None else working_days
     engine = make_engine(warehouse_url)
     try:
-        paths = write_worksheets(engine, sample_id, folder)
+        paths = write_worksheets(engine, sample_id, folder, working_days=days)
+        deadline = stored_review_window(engine, sample_id, working_days=days).deadline
     finally:
         engine.dispose()
     written = {path.name for path in paths}
@@ -158,6 +167,7 @@ def write_quarter_worksheets(warehouse_url: str, sample_id: str, folder: Path) -
         "folder": str(folder.resolve()),
         "worksheets": sorted(written),
         "removed": [path.name for path in stale],
+        "deadline": deadline.isoformat(),
     }
 
 
@@ -167,11 +177,14 @@ def reviewer_message_key(sample_id: str, population_hash: str) -> str:
 
 
 def reviewers_email(sample: dict[str, Any], worksheets: Sequence[Path], *, recipients: str,
-                    returns_folder: Path) -> EmailMessage:
+                    deadline: date, returns_folder: Path | None = None) -> EmailMessage:
     """The e-mail asking the reviewers to fill in the worksheets, with the worksheets attached.
 
-    The worksheets hold crime references, departments, dates and automated findings only (no
-    victim's details: `sampling/worksheets.py`), so attaching them is safe.
+    It names each attachment and the deadline and says to reply with the completed workbooks;
+    the how-to is in each workbook's Instructions sheet. `returns_folder` (where the returns are
+    loaded from) is not shown: a server path means nothing to a reviewer. The worksheets hold
+    crime references, departments, dates and automated findings only (no victim's details:
+    `sampling/worksheets.py`), so attaching them is safe.
     """
     import html
 
@@ -179,43 +192,43 @@ def reviewers_email(sample: dict[str, Any], worksheets: Sequence[Path], *, recip
 
     from vcpipeline.alerts.messages import build_email
     from vcpipeline.sampling.selection import quarter_bounds
+    from vcpipeline.sampling.worksheets import REVIEW_STANDARD, day_label
 
     sample_id = sample["sample_id"]
-    lines = [f"{department}: {count} crime(s)" for department, count in sorted(sample["strata"].items())]
-    text = "\n".join([
-        f"The Victims Code dip sample for {sample_id} is ready: {sample['sampled']} crimes of "
-        f"{sample['population']} reported in the quarter, by department:",
-        "",
-        *(f"  {line}" for line in lines),
-        "",
-        "One worksheet per department is attached. For each crime, answer every question in its "
-        "answer column (Yes, No, N/A or No data) beside the automated finding; leave a question "
-        "blank if you have not reviewed it yet. Do not add, remove or rename columns.",
-        "",
-        f"Save the completed worksheets, keeping their names, in: {returns_folder}",
-        "They are loaded automatically; problems are listed in "
-        f"{sample_id}{ERRORS_SUFFIX} in the same folder.",
-        "",
+    by_department = {department: count for department, count in sorted(sample["strata"].items())}
+    names = {path.name: path.name.removeprefix(f"{sample_id}-").removesuffix(".xlsx") for path in worksheets}
+    lines = [f"{name} ({by_department.get(department, 0)} crime(s))" for name, department in sorted(names.items())]
+    due = day_label(deadline)
+    steps = [
+        f"Please review them by {due}: one workbook per department is attached.",
+        f"Each review is to be done by {REVIEW_STANDARD}. Open the workbook's Instructions sheet "
+        "first: it says what each question means, how to answer for a crime with several victims "
+        "and how to record your name, rank and the review date on every row you answer.",
+        "Answer before you look at the Automated findings sheet (hidden until you unhide it), so "
+        "the automated check does not sway your answers.",
+        f"Reply to this e-mail with the completed workbooks attached, keeping their file names, by {due}.",
         "Comments are kept in your file but never loaded into the warehouse: do not write "
         "victims' names or contact details in them.",
+    ]
+    text = "\n".join([
+        f"The Victims Code dip sample for {sample_id} is ready: {sample['sampled']} crimes of "
+        f"{sample['population']} reported in the quarter.",
+        "",
+        "Attached:",
+        *(f"  {line}" for line in lines),
+        "",
+        *(line for step in steps for line in (step, "")),
     ])
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     body = (
         f"<p>The Victims Code dip sample for <b>{html.escape(sample_id)}</b> is ready: "
         f"{sample['sampled']} crimes of {sample['population']} reported in the quarter.</p>"
-        f"<ul>{items}</ul>"
-        "<p>One worksheet per department is attached. For each crime, answer every question in "
-        "its answer column (Yes, No, N/A or No data) beside the automated finding; leave a "
-        "question blank if you have not reviewed it yet. Do not add, remove or rename columns.</p>"
-        f"<p>Save the completed worksheets, keeping their names, in: "
-        f"<code>{html.escape(str(returns_folder))}</code>. They are loaded automatically; problems "
-        f"are listed in <code>{html.escape(sample_id + ERRORS_SUFFIX)}</code> in the same folder.</p>"
-        "<p>Comments are kept in your file but never loaded into the warehouse: do not write "
-        "victims' names or contact details in them.</p>"
+        f"<p>Attached:</p><ul>{items}</ul>"
+        + "".join(f"<p>{html.escape(step)}</p>" for step in steps)
     )
     quarter_end = quarter_bounds(sample["quarter"])[1]
     message = build_email(
-        recipients, f"Victims Code dip sample {sample_id}: {sample['sampled']} crimes to review",
+        recipients, f"Victims Code dip sample {sample_id}: {sample['sampled']} crimes to review by {due}",
         text, body, reviewer_message_key(sample_id, sample["population_hash"]),
         pd.Timestamp(quarter_end),
     )
@@ -246,6 +259,17 @@ def email_reviewers(warehouse_url: str, sample: dict[str, Any], worksheets: dict
                     send: Callable[[EmailMessage], None]) -> dict[str, Any]:
     """The e-mail task: the reviewers' e-mail with the written worksheets, sent once per draw."""
     folder = Path(worksheets["folder"])
+    if "deadline" in worksheets:
+        deadline = date.fromisoformat(worksheets["deadline"])
+    else:  # an XCom of a run before the deadline was recorded
+        from vcpipeline.sampling.worksheets import stored_review_window
+        from vcpipeline.warehouse.db import make_engine
+
+        engine = make_engine(warehouse_url)
+        try:
+            deadline = stored_review_window(engine, sample["sample_id"]).deadline
+        finally:
+            engine.dispose()
     message = reviewers_email(sample, [folder / name for name in worksheets["worksheets"]],
-                              recipients=recipients, returns_folder=returns_folder)
+                              recipients=recipients, deadline=deadline, returns_folder=returns_folder)
     return send_once(warehouse_url, message, send)

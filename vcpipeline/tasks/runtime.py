@@ -9,9 +9,10 @@ call them inside a running task (the names and defaults live in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from vcpipeline import instants
 from vcpipeline.orchestration.connections import (
     DATA_ENGINEERING_EMAIL_VAR,
     SMTP_CONN_ID,
@@ -36,17 +37,11 @@ __all__ = [
 
 
 def utc_instant(value: datetime | None) -> datetime:
-    """The instant as a plain aware `datetime` in UTC; a naive or missing one is refused.
-
-    A naive value names no instant (which 02:00?), so guessing its zone would shift the night.
-    """
+    """The task's instant (Airflow's pendulum one) as a plain aware `datetime` in UTC, converted
+    once here by `instants.utc_instant`; a naive one is refused, and so is none at all."""
     if value is None:
         raise ValueError("no instant: the task has no data interval (run it from a DAG run)")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the tasks work on instants")
-    utc = value.astimezone(UTC)  # still a pendulum DateTime when Airflow passed one
-    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
-                    utc.microsecond, tzinfo=UTC)
+    return instants.utc_instant(value, "the task's instant")
 
 
 def data_engineering_email() -> str | None:
