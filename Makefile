@@ -39,7 +39,7 @@ lint: setup
 bench: setup  ## benchmark scripts; figures go in docs/performance.md
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-airflow: setup  ## Airflow's UI on http://localhost:8080 with this project's DAGs
+airflow: setup  ## Airflow's UI on http://localhost:8080 with this project's DAGs (the demo's home and runs after make demo)
 	$(BIN)/python -m vcpipeline.orchestration.standalone
 
 clean:
