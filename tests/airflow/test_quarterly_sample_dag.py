@@ -108,12 +108,12 @@ def test_sample_is_drawn_after_the_quarter_end_night_and_reviewers_are_emailed_o
     assert worksheets == [f"2026Q3-{d}.xlsx" for d in sorted(DEPARTMENTS)]
 
     (message,) = _to_reviewers(inbox)
-    assert message["Subject"] == "Victims Code dip sample 2026Q3: 12 crimes to review"
+    assert message["Subject"].startswith("Victims Code dip sample 2026Q3: 12 crimes to review by ")
     attached = sorted(part.get_filename() for part in message.iter_attachments())
     assert attached == worksheets
     text = message_text(message)
-    assert str(sampling_variables["returns"]) in text
-    assert "PPU: 3 crime(s)" in text
+    assert str(sampling_variables["returns"]) not in text  # a server path means nothing to a reviewer
+    assert "2026Q3-PPU.xlsx (3 crime(s))" in text
 
     rerun = run_dag_test(quarterly_dag, Q3_RUN)
     assert rerun.state == "success", _states(rerun)

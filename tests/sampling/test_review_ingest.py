@@ -24,7 +24,12 @@ from vcpipeline.sampling.reviews import (
 )
 from vcpipeline.sampling.simulate import simulate_returns
 from vcpipeline.sampling.store import draw_and_store_sample
-from vcpipeline.sampling.worksheets import answer_columns, write_worksheets
+from vcpipeline.sampling.worksheets import (
+    answer_columns,
+    reviewer_columns,
+    worksheet_header,
+    write_worksheets,
+)
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import sample_reviews
 
@@ -53,12 +58,14 @@ def _edit(path: Path, edits: dict[tuple[int, int], str | None], append: list[lis
     workbook.save(path)
 
 
-def _row(ref: str, answer: str = "Yes") -> list[str]:
-    """A row as a reviewer might type it: reference columns left empty, every answer given."""
-    values = [""] * (max(answer_columns().values()) + 1)
+def _row(ref: str, answer: str = "Yes", reviewer: tuple = ("A Reviewer", "Inspector", "2026-04-02")) -> list:
+    """A row as a reviewer might type it: reference columns left empty, every answer given, signed."""
+    values: list = [""] * len(worksheet_header())
     values[0] = ref
     for column in answer_columns().values():
         values[column - 1] = answer
+    for column, value in zip(reviewer_columns().values(), reviewer, strict=True):
+        values[column - 1] = value
     return values
 
 

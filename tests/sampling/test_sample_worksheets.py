@@ -7,13 +7,23 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from vcpipeline.sampling.questions import QUESTION_IDS, crime_findings, obligations_text
+from vcpipeline.sampling.questions import (
+    FINDING_CODES,
+    QUESTION_IDS,
+    crime_findings,
+    finding_text,
+    obligations_text,
+)
 from vcpipeline.sampling.store import draw_and_store_sample
 from vcpipeline.sampling.worksheets import (
+    FINDINGS_SHEET,
     META_SHEET,
+    OUTCOMES_HEADER,
     REVIEW_SHEET,
+    REVIEWER_HEADER,
     answer_columns,
     finding_header,
+    findings_header,
     header_checksum,
     worksheet_header,
     write_worksheets,
@@ -61,12 +71,35 @@ def test_findings_take_each_rules_worst_status_and_derive_compliance_and_vps_use
     assert finding["C1", "Q2"] == "REVIEWER" and answer["C1", "Q2"] == "No data"
 
 
-def test_obligations_text_shows_rule_victim_local_dates_and_status():
-    text = obligations_text(_obligations([("C1", "acknowledgement", "MET"), ("C1", "vps_offer", "BREACHED")]))
+def test_obligations_read_in_plain_english_one_line_each_naming_the_trigger():
+    obligations = _obligations([("C1", "acknowledgement", "MET"), ("C1", "investigation_update", "BREACHED"),
+                                ("C1", "investigation_update", "MET_LATE")])
+    obligations["trigger_event_id"] = ["", "E1", "E2"]
+    obligations["trigger_event_type"] = [None, "SUSPECT_ARRESTED", "SUSPECT_INTERVIEWED"]
+    obligations.loc[2, "met_at"] = pd.Timestamp("2026-01-14T10:00:00Z")
+    text = obligations_text(obligations)
     assert text["C1"].splitlines() == [
-        "acknowledgement V1: 2026-01-05 → due 2026-01-12 MET (met 2026-01-06)",
-        "vps_offer V1: 2026-01-05 → due 2026-01-12 BREACHED",
+        "Acknowledge the crime report in writing (V1), after the crime report on 5 Jan 2026: due by "
+        "12 Jan 2026; met on time on 6 Jan 2026",
+        "Update the victim (V1), after an arrest on 5 Jan 2026: due by 12 Jan 2026; not met by the deadline",
+        "Update the victim (V1), after an interview on 5 Jan 2026: due by 12 Jan 2026; met late on 14 Jan 2026",
     ]
+    # What was owed, for the review sheet: the same lines without the outcome.
+    owed = obligations_text(obligations, outcome=False)["C1"].splitlines()
+    assert owed[1] == "Update the victim (V1), after an arrest on 5 Jan 2026: due by 12 Jan 2026"
+    machine = ("MET", "BREACHED", "MET_LATE", "investigation_update", "acknowledgement", "→")
+    assert not any(word in line.split() or word in line for line in text["C1"].splitlines() for word in machine)
+
+
+def test_findings_read_in_plain_english_and_map_back_to_their_codes():
+    codes = pd.Series(["MET", "MET_LATE", "BREACHED", "PENDING", "n/a", "NOT_COMPLIANT", "COMPLIANT",
+                       "REVIEWER", "USED", "No data", "not owed: the victim's choice"])
+    text = finding_text(codes)
+    assert text.tolist()[:3] == ["Yes: met on time", "No: met, but late", "No: not met by the deadline"]
+    assert text[5] == "No: at least one obligation not met, or met late"
+    assert text[7] == "No automated finding: your judgement"
+    assert not any(token in " ".join(text) for token in ("NOT_COMPLIANT", "REVIEWER", "MET_LATE", "BREACHED"))
+    assert text.map(FINDING_CODES).tolist() == codes.tolist()
 
 
 def test_one_worksheet_per_department_with_a_row_per_sampled_crime(worksheets):
@@ -79,9 +112,8 @@ def test_one_worksheet_per_department_with_a_row_per_sampled_crime(worksheets):
 
 def test_answer_columns_are_restricted_to_the_four_answers_and_start_empty(worksheets):
     sheet = load_workbook(worksheets[1])[REVIEW_SHEET]
-    validations = sheet.data_validations.dataValidation
-    assert len(validations) == 1
-    assert validations[0].type == "list" and validations[0].formula1 == '"Yes,No,N/A,No data"'
+    validations = [v for v in sheet.data_validations.dataValidation if v.formula1 == '"Yes,No,N/A,No data"']
+    assert len(validations) == 1 and validations[0].type == "list"
     assert validations[0].showErrorMessage
     covered = {str(ref) for ref in validations[0].sqref.ranges}
     last = sheet.max_row
@@ -93,23 +125,26 @@ def test_answer_columns_are_restricted_to_the_four_answers_and_start_empty(works
     assert sheet.protection.sheet and sheet.cell(row=2, column=1).protection.locked
 
 
-def test_findings_are_prefilled_and_recorded_as_the_agreement_baseline(sqlite_force_engine, worksheets):
-    sheet = load_workbook(worksheets[2])[REVIEW_SHEET]
-    column = worksheet_header().index(finding_header("Q3")) + 1
+def test_findings_are_prefilled_on_their_own_sheet_and_recorded_as_the_agreement_baseline(
+        sqlite_force_engine, worksheets):
+    sheet = load_workbook(worksheets[2])[FINDINGS_SHEET]
+    column = findings_header().index(finding_header("Q3")) + 1
     shown = {sheet.cell(row=row, column=1).value: sheet.cell(row=row, column=column).value
              for row in range(2, sheet.max_row + 1)}
-    assert set(shown.values()) <= {"MET", "MET_LATE", "BREACHED", "PENDING", "n/a"}
+    assert set(shown.values()) <= set(finding_text(pd.Series(["MET", "MET_LATE", "BREACHED", "PENDING", "n/a"])))
     with sqlite_force_engine.connect() as conn:
         stored = dict(conn.execute(sa.select(sample_findings.c.crime_ref, sample_findings.c.finding)
                                    .where(sample_findings.c.question == "Q3")).all())
-    assert {ref: stored[ref] for ref in shown} == shown
-    obligations_column = worksheet_header().index("Obligations (automated)") + 1
-    assert "acknowledgement V1: 2026-" in sheet.cell(row=2, column=obligations_column).value
+    assert {ref: FINDING_CODES[text] for ref, text in shown.items()} == {ref: stored[ref] for ref in shown}
+    outcomes = sheet.cell(row=2, column=findings_header().index(OUTCOMES_HEADER) + 1).value
+    assert "Acknowledge the crime report in writing (V1), after the crime report on " in outcomes
 
 
 def test_worksheets_carry_no_personal_data_columns(worksheets):
     header = worksheet_header()
-    words = [word.lower() for name in header for word in name.replace(":", " ").replace("/", " ").split()]
+    victim_columns = [name for name in header if name not in REVIEWER_HEADER]  # the reviewer's: staff data
+    words = [word.lower() for name in victim_columns
+             for word in name.replace(":", " ").replace("/", " ").replace("(", " ").replace(")", " ").split()]
     assert set(words) & PII_FIELDS == set()
     assert [word for word in words if word in PII_WORDS] == []
     sheet = load_workbook(worksheets[0])[REVIEW_SHEET]
@@ -122,7 +157,9 @@ def test_hidden_sheet_holds_sample_id_and_a_header_checksum(worksheets, sqlite_f
     assert meta.sheet_state == "veryHidden"
     values = {key: value for key, value in meta.iter_rows(values_only=True)}
     assert values["sample_id"] == "2026Q1" and values["department"] == "IIT"
-    assert values["header_sha256"] == header_checksum("2026Q1", "IIT", values["population_hash"], worksheet_header())
+    window = (values["deadline"], values["review_from"], values["review_to"])
+    assert values["header_sha256"] == header_checksum("2026Q1", "IIT", values["population_hash"],
+                                                      worksheet_header(), window)
 
 
 def test_writing_the_same_sample_twice_gives_identical_bytes(sqlite_force_engine, worksheets, tmp_path):

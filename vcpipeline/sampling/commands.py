@@ -112,6 +112,9 @@ def _register_warehouse_commands(subparsers: argparse._SubParsersAction) -> None
     sheets = subparsers.add_parser("sample-worksheets", help="write the reviewers' worksheets (one XLSX per department)")
     common(sheets)
     sheets.add_argument("--out", type=Path, metavar="DIR", help="folder (default: out/sample)")
+    sheets.add_argument("--working-days", type=_count, default=None, metavar="N",
+                        help="return deadline: N working days after the draw (default 20)")
+    sheets.add_argument("--deadline", type=_day, metavar="YYYY-MM-DD", help="return deadline (instead of --working-days)")
     sheets.set_defaults(func=run_worksheets)
 
     simulate = subparsers.add_parser("review-simulate", help="demo: fill in worksheets as reviewers would")
@@ -155,6 +158,15 @@ def _quarter(text: str) -> str:
         raise UsageError(str(exc)) from exc
 
 
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def run_draw(args: argparse.Namespace) -> int:
     from vcpipeline.errors import UsageError
     from vcpipeline.sampling.allocation import SamplingError
@@ -182,13 +194,16 @@ def run_draw(args: argparse.Namespace) -> int:
 def run_worksheets(args: argparse.Namespace) -> int:
     from vcpipeline import settings
     from vcpipeline.errors import UsageError
-    from vcpipeline.sampling.worksheets import write_worksheets
+    from vcpipeline.sampling.worksheets import REVIEW_WORKING_DAYS, write_worksheets
 
     quarter = _quarter(args.quarter)
+    if args.deadline is not None and args.working_days is not None:
+        raise UsageError("give --deadline or --working-days, not both")
     folder = args.out or settings.out_dir() / "sample"
     engine = _engine(args)
     try:
-        paths = write_worksheets(engine, quarter, folder)
+        paths = write_worksheets(engine, quarter, folder, deadline=args.deadline,
+                                 working_days=REVIEW_WORKING_DAYS if args.working_days is None else args.working_days)
     except LookupError as exc:
         raise UsageError(str(exc.args[0])) from exc
     finally:
@@ -242,17 +257,23 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_survey(args: argparse.Namespace) -> int:
     from vcpipeline.errors import UsageError
-    from vcpipeline.sampling.results import board_table, publish_survey_results, render_markdown
+    from vcpipeline.sampling.results import (
+        board_table,
+        publish_survey_results,
+        read_reviewer_standard,
+        render_markdown,
+    )
 
     quarter = _quarter(args.quarter)
     engine = _engine(args)
     try:
         results = publish_survey_results(engine, quarter)
+        reviewers = read_reviewer_standard(engine, quarter)
     except LookupError as exc:
         raise UsageError(str(exc.args[0])) from exc
     finally:
         engine.dispose()
-    text = render_markdown(board_table(results), f"Latest Victims Code Survey Results, {quarter}")
+    text = render_markdown(board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -170,28 +170,77 @@ def crime_findings(crime_refs: pd.Series, obligations: pd.DataFrame,
     return long.sort_values(["crime_ref", "question"], kind="stable", ignore_index=True)[list(FINDING_COLUMNS)]
 
 
-def obligations_text(obligations: pd.DataFrame) -> pd.Series:
-    """Per crime, its obligations as reference text, one line each (crime_ref index).
+# A finding as the reviewer reads it (the warehouse keeps the code, `sample_findings.finding`).
+FINDING_TEXT: Mapping[str, str] = {
+    "MET": "Yes: met on time",
+    "MET_LATE": "No: met, but late",
+    "BREACHED": "No: not met by the deadline",
+    "PENDING": "Not decided: not met yet, still within the deadline",
+    RULE_NOT_OWED: "N/A: nothing was owed",
+    NOT_OWED_BY_CHOICE: "N/A: not owed, the victim's choice",
+    COMPLIANT: "Yes: every obligation met on time",
+    NOT_COMPLIANT: "No: at least one obligation not met, or met late",
+    USED: "Yes: the VPS's use in court is recorded",
+    REVIEWER: "No automated finding: your judgement",
+    NO_DATA: "No data: the crime's obligations have not been evaluated",
+}
+FINDING_CODES: Mapping[str, str] = {text: code for code, text in FINDING_TEXT.items()}
+# What each status says happened, after the due date (`obligations_text`).
+_OUTCOME_WORDS: Mapping[str, str] = {
+    "MET": "met on time", "MET_LATE": "met late", "BREACHED": "not met by the deadline",
+    "PENDING": "not met yet (still within the deadline)", "WAIVED": "not owed: the victim's choice",
+}
+REPORT_TRIGGER = "the crime report"
 
-    `rule victim: trigger date → due date STATUS (met date)`, in local dates: enough for a
-    reviewer to find the case, nothing about the victim beyond the pseudonymous id.
-    """
+
+def finding_text(findings: pd.Series) -> pd.Series:
+    """Finding codes in plain English (an unknown code is shown as it is)."""
+    return findings.map(FINDING_TEXT).fillna(findings).astype("str")
+
+
+def _day_labels(instants: pd.Series) -> pd.Series:
+    """`5 Jan 2026`: each instant's local date ('' when missing)."""
     from vcpipeline.calendar import local_dates
+
+    index = pd.DatetimeIndex(local_dates(instants))
+    labels = pd.Series(index.strftime("%d %b %Y"), index=instants.index).str.replace(r"^0", "", regex=True)
+    return labels.where(instants.notna().to_numpy(), "")
+
+
+def obligations_text(obligations: pd.DataFrame, *, outcome: bool = True,
+                     rulesets: RuleSets | None = None) -> pd.Series:
+    """Per crime, its obligations in plain English, one line each (crime_ref index).
+
+    `Update the victim (V1), after an arrest on 5 Jan 2026: due by 12 Jan 2026; met on time on
+    6 Jan 2026`. The rule's action and, when the frame has `trigger_event_type`, the event that
+    started the clock (`the crime report` when `trigger_event_id` is ''; else the rule's own words)
+    come from the rule set. Without `outcome` the line stops at the due date: what was owed, not
+    whether it was met, so the reviewer's sheet does not anchor their answer. Pseudonymous victim
+    ids and local dates only.
+    """
+    from vcpipeline.alerts.wording import TRIGGER_PHRASES
 
     if obligations.empty:
         return pd.Series(dtype="str", index=pd.Index([], name="crime_ref"))
-    ordered = obligations.sort_values(["crime_ref", "victim_id", "rule", "trigger_at"], kind="stable")
-
-    def day(column: str) -> pd.Series:
-        values = ordered[column]
-        days = pd.Series(local_dates(values).astype("str"), index=ordered.index)
-        return days.where(values.notna(), "")
-
+    rulesets = rulesets or load_rulesets()
+    ordered = obligations.sort_values(["crime_ref", "victim_id", "trigger_at", "rule"], kind="stable")
+    rules = ordered["rule"].astype("str")
+    names = rules.unique()
+    known = {name: rulesets.rule(name) for name in names if name in rulesets.rule_names()}
+    action = rules.map({n: r.alert_sentence for n, r in known.items()}).fillna(rules)
+    trigger = rules.map({n: r.alert_trigger for n, r in known.items()}).fillna("its trigger")
+    if "trigger_event_type" in ordered:
+        event = ordered["trigger_event_type"].astype("str").map(TRIGGER_PHRASES)
+        trigger = event.where(event.notna(), trigger)
+    if "trigger_event_id" in ordered:
+        trigger = trigger.where(ordered["trigger_event_id"].fillna("").astype("str").ne(""), REPORT_TRIGGER)
     # The due date shown is the last day to act: due_at is the first instant after it.
-    due = pd.Series(local_dates(ordered["due_at"] - pd.Timedelta(microseconds=1)).astype("str"),
-                    index=ordered.index).where(ordered["due_at"].notna(), "")
-    met = day("met_at")
-    lines = (ordered["rule"].astype("str") + " " + ordered["victim_id"].astype("str").fillna("") + ": "
-             + day("trigger_at") + " → due " + due + " " + ordered["status"].astype("str")
-             + met.where(met == "", " (met " + met + ")"))
+    due = _day_labels(ordered["due_at"] - pd.Timedelta(microseconds=1))
+    lines = (action + " (" + ordered["victim_id"].astype("str").fillna("") + "), after " + trigger
+             + " on " + _day_labels(ordered["trigger_at"]) + ": due by " + due)
+    if outcome:
+        met = _day_labels(ordered["met_at"])
+        status = ordered["status"].astype("str")
+        lines = (lines + "; " + status.map(_OUTCOME_WORDS).fillna(status)
+                 + met.where(met == "", " on " + met))
     return lines.groupby(ordered["crime_ref"].astype("str").to_numpy()).agg("\n".join).rename_axis("crime_ref")

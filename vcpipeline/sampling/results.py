@@ -7,7 +7,9 @@ against the previous quarter with a significance flag (independent samples), and
 reviewers agreed with the automated findings shown to them (percent agreement, Cohen's kappa).
 
 Respondents: a sampled crime counts once it has at least one answer; its unanswered questions
-are `No data`. Weights are N_h / (responding crimes in h), the usual within-stratum adjustment
+are `No data`. Beside the table, the results say how many of the reviews were done at or above
+the board's standard (Inspector or police staff equivalent or above) and how the automated
+findings were shown to the reviewers (`ReviewerStandard`), which bears on the agreement. Weights are N_h / (responding crimes in h), the usual within-stratum adjustment
 for a partial return, so an incomplete quarter still estimates the whole population.
 """
 
@@ -35,7 +37,13 @@ from vcpipeline.sampling.survey import (
     estimate_proportion,
 )
 from vcpipeline.warehouse.frames import read_frame
-from vcpipeline.warehouse.schema import sample_findings, sample_reviews, samples, survey_results
+from vcpipeline.warehouse.schema import (
+    sample_findings,
+    sample_reviewers,
+    sample_reviews,
+    samples,
+    survey_results,
+)
 
 FORCE = "FORCE"  # the domain of the force-wide estimate
 _ESTIMATE_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(ProportionEstimate))
@@ -166,8 +174,57 @@ def board_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Survey Results") -> str:
-    """The board table as a Markdown pipe table under a heading (also readable as plain text)."""
+@dataclass(frozen=True)
+class ReviewerStandard:
+    """Who did a quarter's reviews, by rank (never by name), and how findings were shown."""
+
+    reviewed: int        # sampled crimes with at least one answer
+    at_standard: int     # reviewed by an Inspector / police staff equivalent or above
+    below_standard: int
+    unrecorded: int      # answered on a worksheet that did not ask who reviewed it (formats 1-2)
+    designs: tuple[str, ...]  # how the automated findings were shown, one line per design used
+
+    def lines(self) -> list[str]:
+        from vcpipeline.sampling.worksheets import REVIEW_STANDARD
+
+        counted = (f"Reviews: {self.reviewed} crime(s) reviewed; {self.at_standard} by {REVIEW_STANDARD} "
+                   f"(the board's standard), {self.below_standard} below that standard")
+        if self.unrecorded:
+            counted += f", {self.unrecorded} with no reviewer recorded"
+        return [counted + ".", *(f"Automated findings: {design}." for design in self.designs)]
+
+
+def reviewer_standard(reviews: pd.DataFrame, reviewers: pd.DataFrame) -> ReviewerStandard:
+    """Count reviews by rank against the standard. `reviews` has crime_ref (the answers);
+    `reviewers` crime_ref, at_required_rank and worksheet_format (`sample_reviewers`)."""
+    from vcpipeline.sampling.worksheets import EARLIER_FINDINGS_DESIGN, FINDINGS_DESIGN, FORMAT
+
+    answered = pd.Index(reviews["crime_ref"].astype("str").unique())
+    known = reviewers[reviewers["crime_ref"].astype("str").isin(answered)]
+    at = known["at_required_rank"].astype("bool")
+    unrecorded = int((~answered.isin(known["crime_ref"].astype("str"))).sum())
+    formats = set(known["worksheet_format"].astype("str"))
+    designs = tuple(([FINDINGS_DESIGN] if FORMAT in formats else [])
+                    + ([EARLIER_FINDINGS_DESIGN] if unrecorded or formats - {FORMAT} else []))
+    return ReviewerStandard(len(answered), int(at.sum()), int((~at).sum()), unrecorded, designs)
+
+
+def read_reviewer_standard(engine_or_conn: Engine | sa.Connection, quarter: str) -> ReviewerStandard:
+    """`reviewer_standard` of a quarter's stored reviews and reviewers."""
+    sample_id = sample_id_for(quarter)
+    with transaction(engine_or_conn) as conn:
+        reviews = read_frame(conn, sa.select(sample_reviews.c.crime_ref).distinct()
+                             .where(sample_reviews.c.sample_id == sample_id))
+        reviewers = read_frame(conn, sa.select(sample_reviewers.c.crime_ref, sample_reviewers.c.at_required_rank,
+                                               sample_reviewers.c.worksheet_format)
+                               .where(sample_reviewers.c.sample_id == sample_id))
+    return reviewer_standard(reviews, reviewers)
+
+
+def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Survey Results",
+                    reviewers: ReviewerStandard | None = None) -> str:
+    """The board table as a Markdown pipe table under a heading (also readable as plain text),
+    with who reviewed (by rank) and how the findings were shown when `reviewers` is given."""
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -177,7 +234,8 @@ def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Surve
             for row in table.itertuples(index=False, name=None)]
     note = ("Result: design-weighted share of Yes among Yes + No answers, with its 95% confidence "
             "interval. * change significant at the 5% level.")
-    return "\n".join([f"## {title}", "", header, rule, *body, "", note, ""])
+    about = [] if reviewers is None else ["", *reviewers.lines()]
+    return "\n".join([f"## {title}", "", header, rule, *body, "", note, *about, ""])
 
 
 # --- the warehouse edge ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Drawing is idempotent. The draw is recomputed from the warehouse every time; whe
 already has a sample with the same seed, parameters and population hash, nothing is written and
 the stored sample stands. A different population (late crimes, corrected departments) or
 different parameters is a `SampleConflictError` unless forced: then the sample is replaced, and
-reviewers' answers and findings for crimes still in it are kept.
+reviewers' answers, findings and who reviewed them for crimes still in it are kept.
 
 Crimes sampled in earlier quarters are excluded automatically (CONTRACT.md `--exclude`): the
 store is the exclusion list.
@@ -48,6 +48,7 @@ from vcpipeline.warehouse.schema import (
     sample_crimes,
     sample_findings,
     sample_reserve,
+    sample_reviewers,
     sample_reviews,
     sample_strata,
     samples,
@@ -198,7 +199,8 @@ def _conflict(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
 
 
 def _delete_sample_rows(conn: sa.Connection, sample_id: str) -> None:
-    for table in (sample_reviews, sample_findings, sample_reserve, sample_crimes, sample_strata, samples):
+    for table in (sample_reviewers, sample_reviews, sample_findings, sample_reserve, sample_crimes,
+                  sample_strata, samples):
         conn.execute(sa.delete(table).where(table.c.sample_id == sample_id))
 
 
@@ -243,7 +245,7 @@ def store_sample(conn: sa.Connection, sample: Sample, *, size: int, minimum: int
     kept = {table: read_frame(conn, sa.select(table).where(
                 table.c.sample_id == sample_id,
                 table.c.crime_ref.in_(sample.selected["crime_ref"].astype("str").tolist())))
-            for table in (sample_findings, sample_reviews)}
+            for table in (sample_findings, sample_reviews, sample_reviewers)}
     _delete_sample_rows(conn, sample_id)
     _insert_sample(conn, sample_id, sample, wanted, drawn_at)
     for table, rows in kept.items():

@@ -156,8 +156,14 @@ def ingest_review_returns(warehouse_url: str, folder: Path, *, everything: bool 
 
 def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folder: Path) -> dict[str, Any]:
     """Publish each sample's survey results in the warehouse and write the board table beside the
-    worksheets (`<quarter>-survey-results.md`)."""
-    from vcpipeline.sampling.results import board_table, publish_survey_results, render_markdown
+    worksheets (`<quarter>-survey-results.md`), with how many reviews met the rank standard and
+    how the automated findings were shown."""
+    from vcpipeline.sampling.results import (
+        board_table,
+        publish_survey_results,
+        read_reviewer_standard,
+        render_markdown,
+    )
     from vcpipeline.warehouse.db import make_engine
 
     engine = make_engine(warehouse_url)
@@ -165,11 +171,15 @@ def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folde
     try:
         for quarter in sorted(sample_ids):
             results = publish_survey_results(engine, quarter)
+            reviewers = read_reviewer_standard(engine, quarter)
             path = folder / f"{quarter}{RESULTS_SUFFIX}"
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(render_markdown(
-                board_table(results), f"Latest Victims Code Survey Results, {quarter}"), encoding="utf-8")
-            published[quarter] = {"rows": len(results), "table": str(path.resolve())}
+                board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers),
+                encoding="utf-8")
+            published[quarter] = {"rows": len(results), "table": str(path.resolve()),
+                                  "reviewed": reviewers.reviewed, "at_standard": reviewers.at_standard,
+                                  "below_standard": reviewers.below_standard}
     finally:
         engine.dispose()
     return published

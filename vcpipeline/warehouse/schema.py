@@ -327,6 +327,23 @@ sample_reviews = sa.Table(
                             ["sample_crimes.sample_id", "sample_crimes.crime_ref"]),
 )
 
+# Who reviewed each sampled crime (the audit trail: staff data, not victims'); one row per crime
+# answered, replaced by a re-submitted worksheet. The survey results count `at_required_rank`.
+sample_reviewers = sa.Table(
+    "sample_reviewers", metadata,
+    sa.Column("sample_id", sa.String(16), primary_key=True),
+    sa.Column("crime_ref", sa.String(64), primary_key=True),
+    sa.Column("reviewer_name", sa.String(100), nullable=False),
+    sa.Column("reviewer_rank", sa.String(64), nullable=False),
+    sa.Column("at_required_rank", sa.Boolean, nullable=False),  # Inspector / staff equivalent or above
+    sa.Column("reviewed_on", sa.Date, nullable=False),
+    sa.Column("worksheet_format", sa.String(64), nullable=False),  # says how findings were shown
+    sa.Column("source_file", sa.String(255), nullable=False),
+    sa.Column("ingested_at", UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(["sample_id", "crime_ref"],
+                            ["sample_crimes.sample_id", "sample_crimes.crime_ref"]),
+)
+
 survey_results = sa.Table(
     "survey_results", metadata,
     sa.Column("quarter", sa.String(8), primary_key=True),
