@@ -14,14 +14,17 @@ from .conftest import AS_OF, TEAMS, night_one, store_night
 
 
 @pytest.mark.slow  # importing Airflow and its provider takes ~10 s
-def test_nightly_alerts_go_through_the_smtp_hook_from_its_connection(
+def test_nightly_alerts_go_through_the_smtp_hook_from_the_configured_sender(
     engine, migrated_warehouse, mail_sink, monkeypatch, tmp_path
 ):
+    """The connection's from_email (the demo's was `vcp-airflow@localhost`) does not override
+    the configured from-address: every e-mail carries VCP_MAIL_FROM."""
     if "airflow" not in sys.modules:  # do not let Airflow write a config into the real home
         monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("VCP_MAIL_FROM", "alerts@force.example")
     monkeypatch.setenv("AIRFLOW_CONN_VCP_SMTP", json.dumps({
         "conn_type": "smtp", "host": mail_sink.host, "port": mail_sink.port,
-        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "alerts@force.example"},
+        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "vcp-airflow@localhost"},
     }))
     from vcpipeline.alerts.run import send_nightly_alerts
 
@@ -31,7 +34,7 @@ def test_nightly_alerts_go_through_the_smtp_hook_from_its_connection(
     summary = send_nightly_alerts(AS_OF.to_pydatetime(), migrated_warehouse)
     assert summary["sent"] == 3
     messages = mail_sink.messages()
-    assert {m["From"] for m in messages} == {"alerts@force.example"}  # the connection's sender
+    assert {m["From"] for m in messages} == {"alerts@force.example"}  # not the connection's
     assert all([p.get_content_type() for p in m.iter_parts()] == ["text/plain", "text/html"]
                for m in messages)
     with engine.connect() as conn:

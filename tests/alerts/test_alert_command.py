@@ -108,3 +108,21 @@ def test_a_silent_smtp_server_gives_up_within_the_given_bounds_with_one_line(eng
     error = capsys.readouterr().err.strip()
     assert error.startswith("vcp alerts: error: 3 of 3 alert e-mail(s) not sent: 2 failed") and "\n" not in error
     assert "1 not tried (2 consecutive timeouts from the mail server)" in error
+
+
+def test_every_email_is_from_the_configured_sender_and_a_localhost_one_is_refused(
+        engine, migrated_warehouse, tmp_path, capsys, monkeypatch):
+    store_night(engine, night_one())
+    out = tmp_path / "mail"
+    args = ["alerts", "--url", migrated_warehouse, "--as-of", AS_OF_TEXT, "--dry-run", "--out", str(out),
+            "--teams", str(_teams_file(tmp_path)), "--data-engineering-email", "data-engineering@force.example"]
+    monkeypatch.setenv("VCP_MAIL_FROM", "Victims Code <victims-code@force.example>")
+    assert main(args) == 0
+    capsys.readouterr()
+    senders = {read_message(path)["From"] for path in out.glob("*.eml")}
+    assert senders == {"Victims Code <victims-code@force.example>"}
+    monkeypatch.setenv("VCP_MAIL_FROM", "vcp-airflow@localhost")
+    assert main([*args[:-4], "--out", str(tmp_path / "refused")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "refusing to send e-mail from 'vcp-airflow@localhost'" in error and "\n" not in error
+    assert not (tmp_path / "refused").exists()

@@ -269,9 +269,11 @@ def refuse_login_without_tls(conn: Connection) -> None:
 def smtp_hook_sender(smtp_conn_id: str = "vcp_smtp") -> Send:
     """Send through the Airflow smtp provider's `SmtpHook` on connection `smtp_conn_id`.
 
-    The hook logs in as the connection says (TLS, credentials, `from_email`). Its own
-    `send_email_smtp` would build an HTML-only message and retry internally; ours has a plain-text
-    part too and Airflow does the retrying, so the message goes through the client the hook opened.
+    The hook logs in as the connection says (TLS, credentials). Its own `send_email_smtp` would
+    build an HTML-only message and retry internally; ours has a plain-text part too and Airflow
+    does the retrying, so the message goes through the client the hook opened. The message keeps
+    its From (`messages.configured_sender`): the connection's `from_email` is not used, so every
+    e-mail, sent or written by `--dry-run`, carries the one configured address.
     """
 
     def send(message: EmailMessage) -> None:
@@ -279,8 +281,9 @@ def smtp_hook_sender(smtp_conn_id: str = "vcp_smtp") -> Send:
 
         refuse_login_without_tls(SmtpHook.get_connection(smtp_conn_id))  # before it logs in
         with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-            if hook.from_email:
-                message.replace_header("From", hook.from_email)
+            if hook.from_email and hook.from_email != message["From"]:
+                logger.info("SMTP connection %s: from_email %r not used; e-mails are sent from %r",
+                            smtp_conn_id, hook.from_email, str(message["From"]))
             hook._smtp_client.send_message(message)
 
     return send

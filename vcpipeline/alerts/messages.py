@@ -10,14 +10,18 @@ holds, is dropped before anything is rendered.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import parseaddr
 
 import numpy as np
 import pandas as pd
 
 from vcpipeline.calendar import local_dates
+from vcpipeline.errors import InputError
 from vcpipeline.textsafety import header_safe
 
 # The obligation columns an alert may use: the allow-list that keeps victims' details out.
@@ -33,6 +37,11 @@ LOG_KEY: tuple[str, ...] = ("crime_ref", "victim_id", "rule", "trigger_event_id"
 LOG_ITEM_COLUMNS: tuple[str, ...] = ("kind", *LOG_KEY, "risk_due_date", "due_at", "status")
 BREACH, AT_RISK = "breach", "at_risk"
 DEFAULT_SENDER = "Victims Code alerts <victims-code-alerts@force.example>"
+SENDER_ENV = "VCP_MAIL_FROM"  # the from-address every e-mail of the pipeline carries
+# Headers are written on one line up to RFC 5322's hard limit: folding a subject before an encoded
+# word (the "—") left two spaces in it when read back ("B3  — 4 new breaches").
+_HEADER_POLICY = default_policy.clone(max_line_length=998)
+_LOCAL_DOMAINS = ("localhost", "localdomain", "local", "127.0.0.1", "[127.0.0.1]", "::1", "[ipv6:::1]")
 DEFAULT_TEAM = ""  # the `team` of a department's default lead
 WITNESS_CARE = "WITNESS_CARE"  # owns obligations after charge; its team is the crime's court area's
 KEY_HEADER = "X-VCP-Message-Key"
@@ -83,7 +92,30 @@ def build_email(recipient: str, subject: str, text: str, html: str, message_key:
     message[AS_OF_HEADER] = utc_instant(as_of).isoformat()
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message.policy = _HEADER_POLICY  # the parts are encoded: this only changes how headers fold
     return message
+
+
+class LocalSenderError(InputError):
+    """A from-address on this machine (`x@localhost`): replies and bounces would go nowhere."""
+
+
+def configured_sender(environ: dict[str, str] | None = None) -> str:
+    """The from-address every e-mail carries: `VCP_MAIL_FROM`, else DEFAULT_SENDER. The Airflow
+    SMTP connection's `from_email` does not override it (one setting, in one place)."""
+    environ = os.environ if environ is None else environ
+    return (environ.get(SENDER_ENV) or "").strip() or DEFAULT_SENDER
+
+
+def refuse_local_sender(sender: str) -> str:
+    """`sender`, or `LocalSenderError` when it has no domain or a domain of this machine."""
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2].lower() if "@" in address else ""
+    if not domain or domain in _LOCAL_DOMAINS or domain.endswith((".localhost", ".localdomain", ".local")):
+        raise LocalSenderError(
+            f"refusing to send e-mail from {sender!r}: a from-address on this machine cannot be "
+            f"replied to; set {SENDER_ENV} to the force's address (e.g. {DEFAULT_SENDER!r})")
+    return sender
 
 
 def message_key(department: str, team: str, as_of: pd.Timestamp) -> str:

@@ -23,7 +23,13 @@ from vcpipeline.alerts.deliver import (
     eml_writer,
 )
 from vcpipeline.alerts.digest import DEFAULT_QUARANTINE_THRESHOLD, compose_data_engineering_digest
-from vcpipeline.alerts.messages import DEFAULT_SENDER, KEY_HEADER, TeamAlert, utc_instant
+from vcpipeline.alerts.messages import (
+    KEY_HEADER,
+    TeamAlert,
+    configured_sender,
+    refuse_local_sender,
+    utc_instant,
+)
 from vcpipeline.alerts.reference import read_team_leads, read_team_reference, store_team_leads
 from vcpipeline.alerts.render import packaged_templates, packaged_wording
 from vcpipeline.alerts.selection import allowed_columns, route_to_leads, routing_counts
@@ -50,7 +56,7 @@ def run_alerts(
     data_docs_url: str = "",
     expected_sources: Iterable[str] = (),
     quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD,
-    sender: str = DEFAULT_SENDER,
+    sender: str | None = None,
     deadline: float = DEFAULT_DEADLINE,
     max_consecutive_timeouts: int = DEFAULT_MAX_CONSECUTIVE_TIMEOUTS,
 ) -> dict[str, Any]:
@@ -60,8 +66,11 @@ def run_alerts(
     are written there as `.eml` files and nothing is sent, logged or stored. The data-engineering
     digest is composed when `data_engineering_email` is given. Raises `DeliveryError` when any
     could not be sent (after trying every message, unless the mail server stopped answering or
-    `deadline` passed: see `deliver`).
+    `deadline` passed: see `deliver`). Every e-mail is from `sender` (default: the configured one,
+    `messages.configured_sender`); a sender on this machine (`@localhost`) is refused before
+    anything is read (`LocalSenderError`).
     """
+    sender = refuse_local_sender(sender or configured_sender())
     as_of = utc_instant(as_of)
     reference = read_team_reference(teams_file) if teams_file is not None else None
     if reference is not None and dry_run_folder is None:
@@ -78,7 +87,8 @@ def run_alerts(
         raise InputError("no team reference data: load it with `vcp alerts --teams FILE`")
     templates = packaged_templates()
     alerts = compose_team_alerts(obligations, teams, already, as_of, all_clear,
-                                 templates=templates, wording=packaged_wording(), contacts=contacts)
+                                 templates=templates, wording=packaged_wording(), contacts=contacts,
+                                 data_engineering_email=data_engineering_email or "")
     routing = routing_counts(route_to_leads(allowed_columns(obligations), teams))
     messages: list[TeamAlert | EmailMessage] = list(alerts)
     if data_engineering_email and batches is not None:
