@@ -164,9 +164,6 @@ def _two_arrests_in_one_second() -> tuple[dict[str, pd.DataFrame], pd.Timestamp]
     return raw, pd.Timestamp("2026-03-31T12:00:00Z")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "engine v2 sorts rows by the full trigger instant (fraction of a second included); CONTRACT.md sorts "
-    "by trigger_at as printed, a plain string, then trigger_event_id. Reported to the lead."))
 @SETTINGS
 @example(_two_arrests_in_one_second())
 @given(forces(fractions=True))

@@ -71,7 +71,8 @@ def _contract_order(obligations: pd.DataFrame) -> np.ndarray:
         "crime_ref": strings(obligations["crime_ref"]).fill_null(""),
         "victim_id": strings(obligations["victim_id"]).fill_null(""),
         "rule": strings(obligations["rule"]),
-        "trigger_at": instants_us(obligations["trigger_at"]),
+        # As printed (whole seconds), so fractions of a second never outrank trigger_event_id.
+        "trigger_at": np.floor_divide(instants_us(obligations["trigger_at"]), 1_000_000),
         "trigger_event_id": strings(obligations["trigger_event_id"]).fill_null(""),
     })
     order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in SORT_COLUMNS])
