@@ -11,6 +11,7 @@ import re
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from vcpipeline.alerts.compose import compose_team_alerts
 from vcpipeline.alerts.messages import LocalSenderError, configured_sender, refuse_local_sender
@@ -189,3 +190,33 @@ def test_text_and_html_parts_list_the_same_items():
     in_html = sorted(re.findall(r'<td data-label="Crime">(CR-\d+)</td>', alert.html))
     assert in_text == in_html and len(in_text) == 12
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in alert.html
+
+
+def test_saturdays_items_sent_and_logged_reach_mondays_email_through_the_warehouse(engine):
+    """End to end through the alert log: Saturday's and Sunday's e-mails are sent and logged;
+    Monday's lists their items again, logs nothing twice, and a rerun of Monday sends nothing."""
+    from vcpipeline.alerts.reference import store_team_leads
+    from vcpipeline.alerts.run import run_alerts
+    from vcpipeline.warehouse.schema import alert_log
+
+    from .conftest import store_night
+
+    week = pd.DataFrame([
+        obligation("CR-9101", "acknowledgement", "BREACHED", "2026-04-10"),
+        obligation("CR-9102", "acknowledgement", "BREACHED", "2026-04-11"),
+    ]).assign(trigger_event_type=None)
+    store_night(engine, week)
+    with engine.begin() as conn:
+        store_team_leads(conn, TEAMS, AS_OF.to_pydatetime())
+    sent = []
+    for night in ("2026-04-11T01:00Z", "2026-04-12T01:00Z", "2026-04-13T01:00Z", "2026-04-13T01:00Z"):
+        run_alerts(engine, pd.Timestamp(night), sent.append, sender="alerts@force.example")
+    assert [m["X-VCP-Message-Key"] for m in sent] == ["RESP-B3/2026-04-11", "RESP-B3/2026-04-12",
+                                                       "RESP-B3/2026-04-13"]
+    monday = sent[-1].get_body(("plain",)).get_content()
+    assert "- CR-9101, victim V1 (no method agreed): " in monday and "First sent Sat 11 Apr 2026." in monday
+    assert "- CR-9102, victim V1 (no method agreed): " in monday and "First sent Sun 12 Apr 2026." in monday
+    with engine.connect() as conn:
+        logged = pd.read_sql(sa.select(alert_log.c.crime_ref, alert_log.c.message_key), conn)
+    assert sorted(map(tuple, logged.to_numpy().tolist())) == [
+        ("CR-9101", "RESP-B3/2026-04-11"), ("CR-9102", "RESP-B3/2026-04-12")]
