@@ -21,10 +21,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 pytest_plugins = ["pytester"]
 
@@ -170,3 +174,14 @@ def migrated_warehouse(warehouse_url: str) -> str:
 
     upgrade(warehouse_url)
     return warehouse_url
+
+
+@pytest.fixture
+def engine(migrated_warehouse: str) -> Iterator[Engine]:
+    """An engine on the migrated warehouse, disposed after the test (SQLite, or PostgreSQL with
+    VCP_TEST_POSTGRES_URL)."""
+    from vcpipeline.warehouse.db import make_engine
+
+    engine = make_engine(migrated_warehouse)
+    yield engine
+    engine.dispose()

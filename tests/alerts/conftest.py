@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.orchestration.mailsink import MailSink
-from vcpipeline.warehouse.db import make_engine
 from vcpipeline.warehouse.schema import metadata as warehouse_metadata
 
 # 02:00 BST on Thursday 2 April 2026: the end of the night the nightly run evaluates.
@@ -143,13 +142,6 @@ def store_night(engine: Engine, obligations: pd.DataFrame) -> None:
                     record[key] = pd.Timestamp(record[key]).to_pydatetime()
             records.append(record)
         conn.execute(table.insert(), records)
-
-
-@pytest.fixture
-def engine(migrated_warehouse: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_warehouse)
-    yield engine
-    engine.dispose()
 
 
 # ----------------------------------------------------------------------------- SMTP on loopback

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from vcpipeline.sources.config import SourceConfig, load_source_config
 from vcpipeline.synth.force import ForceSpec, SyntheticForce, generate_force
 from vcpipeline.synth.write import write_force
-from vcpipeline.warehouse.db import make_engine
 
 LONDON = ZoneInfo("Europe/London")
 SPEC = ForceSpec(crimes=2_000, start=datetime(2026, 7, 1).date(), days=30, seed=11, tail_days=14)
@@ -44,8 +41,3 @@ def configs(force_root) -> list[SourceConfig]:
     return load_source_config(var=force_root)
 
 
-@pytest.fixture
-def engine(migrated_warehouse: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_warehouse)
-    yield engine
-    engine.dispose()

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from sqlalchemy.engine import Engine
-
-from vcpipeline.warehouse.db import make_engine
 
 NIGHT_START = datetime(2026, 6, 4, 23, 0, tzinfo=UTC)
 NIGHT_END = datetime(2026, 6, 5, 23, 0, tzinfo=UTC)
 EXTRACTED = pd.Timestamp("2026-06-05T23:05:00Z")
-
-
-@pytest.fixture
-def engine(migrated_warehouse: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_warehouse)
-    yield engine
-    engine.dispose()
 
 
 def crimes_frame(extracted_at: pd.Timestamp = EXTRACTED, department: str = "IIT") -> pd.DataFrame:
