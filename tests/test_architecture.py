@@ -334,3 +334,22 @@ def test_no_module_is_over_350_lines_without_a_reason_in_its_docstring():
                              f"{unexplained}")
     shortened = sorted(set(KNOWN_LONG) - set(long))
     assert not shortened, f"now short enough: remove from KNOWN_LONG: {shortened}"
+
+
+# Error types have one home, `vcpipeline.errors`. These modules still take `InputError` through
+# `vcpipeline.parsing` (others were editing them when the home was settled); the list only shrinks.
+KNOWN_ERROR_DETOURS = frozenset({
+    "vcpipeline/alerts/reference.py", "vcpipeline/alerts/run.py", "vcpipeline/alerts/store.py",
+    "vcpipeline/sampling/commands.py", "vcpipeline/sources/readers.py",
+})
+
+
+def test_error_types_are_imported_from_their_one_home():
+    detours = set()
+    for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module != "vcpipeline.errors" and any(
+                    alias.name in {"InputError", "UsageError"} for alias in node.names):
+                detours.add(path.relative_to(ROOT).as_posix())
+    assert detours <= KNOWN_ERROR_DETOURS, f"import error types from vcpipeline.errors: {sorted(detours - KNOWN_ERROR_DETOURS)}"
+    assert not KNOWN_ERROR_DETOURS - detours, f"fixed: remove from KNOWN_ERROR_DETOURS {sorted(KNOWN_ERROR_DETOURS - detours)}"

@@ -14,7 +14,7 @@ from vcpipeline.alerts.reference import (
     write_team_reference,
 )
 from vcpipeline.canonical import DEPARTMENTS
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 
 from .conftest import TEAMS
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from vcpipeline.canonical import CRIME_COLUMNS, EVENT_COLUMNS, VICTIM_COLUMNS
+from vcpipeline.errors import InputError
 from vcpipeline.parsing import (
     RAGGED_FIELDS,
-    InputError,
     parse_booleans,
     parse_instants,
     parse_integers,

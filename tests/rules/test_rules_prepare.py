@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 from vcpipeline.rules.prepare import prepare
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 from vcpipeline.sources.config import load_source_config
 from vcpipeline.sources.readers import (
     ROW_PROBLEM_COLUMN,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 from vcpipeline.sources.config import load_source_config, source_config
 from vcpipeline.sources.readers import (
     read_csv_drop,

@@ -117,8 +117,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vcpipeline import settings
+    from vcpipeline.errors import InputError
     from vcpipeline.ingest.run import run_source_batch
-    from vcpipeline.parsing import InputError
 
     intervals = _intervals(args)
     configs = _configs(args.source)

@@ -90,7 +90,7 @@ def _require_sqlite_file(config: SourceConfig) -> None:
 
     from sqlalchemy.engine import make_url
 
-    from vcpipeline.parsing import InputError
+    from vcpipeline.errors import InputError
 
     url = make_url(config.connection)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
@@ -214,7 +214,7 @@ def file_header(drop: DropFile, config: SourceConfig) -> list[str]:
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
-        from vcpipeline.parsing import InputError
+        from vcpipeline.errors import InputError
 
         try:
             workbook = load_workbook(drop.path, read_only=True)
@@ -237,7 +237,7 @@ def drop_schema_failures(files: Sequence[DropFile], config: SourceConfig) -> lis
     Files are read into one frame, where a column one file lacks would just look empty; so each
     file's header is checked on its own before the batch is validated as a whole.
     """
-    from vcpipeline.parsing import InputError
+    from vcpipeline.errors import InputError
 
     required = expected_columns(config, config.tables[0])
     failures = []

@@ -27,9 +27,9 @@ from vcpipeline.canonical import (
     OUTCOME_CODES,
     VICTIM_COLUMNS,
 )
+from vcpipeline.errors import InputError
 from vcpipeline.parsing import (
     RAGGED_FIELDS,
-    InputError,
     parse_booleans,
     parse_instants,
     parse_whole_numbers,

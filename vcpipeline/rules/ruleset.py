@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vcpipeline.canonical import COURT_RESULTS, EVENT_TYPES, OUTCOME_CODES
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 
 DEFAULT_RULESETS = Path(__file__).with_name("rulesets.toml")
 
