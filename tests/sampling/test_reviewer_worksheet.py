@@ -4,6 +4,9 @@ as the audit trail and counted against the rank standard in the published result
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -123,10 +126,30 @@ def test_every_sheet_a_reviewer_prints_is_landscape_fitted_to_the_width_with_the
         sheet = workbook[title]
         setup = sheet.page_setup
         assert setup.orientation == "landscape", title
-        assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, 0), title
+        pages_long = 1 if title == INSTRUCTIONS_SHEET else 0  # 0: as many as it takes
+        assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, pages_long), title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, title
     assert workbook[REVIEW_SHEET].print_title_rows == "$1:$1"
     assert workbook[FINDINGS_SHEET].print_title_rows == "$1:$1"
+    # Wrapped text gets the row height it needs (LibreOffice and print do not grow rows themselves).
+    sheet = workbook[REVIEW_SHEET]
+    owed = worksheet_header().index("What was owed (automated)") + 1
+    for row in range(2, sheet.max_row + 1):
+        lines = sheet.cell(row=row, column=owed).value.count("\n") + 1
+        assert (sheet.row_dimensions[row].height or 15) >= 15 * lines
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_prints_the_instructions_and_the_review_sheet_on_a4_landscape(sheets, tmp_path):
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path / "pdf"), str(sheets[0])],
+                   check=True, capture_output=True, timeout=180)
+    pdf = (tmp_path / "pdf" / sheets[0].with_suffix(".pdf").name).read_bytes()
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert boxes and all(float(width) > float(height) for width, height in boxes)  # landscape
+    assert all(abs(float(width) - 841.9) < 1 for width, _ in boxes)  # A4
+    assert len(boxes) >= 2  # the instructions page, then the review sheet; hidden sheets are not printed
 
 
 def test_the_review_sheet_names_offence_enhanced_service_officer_and_owners():

@@ -95,8 +95,12 @@ REVIEWER_RANKS: tuple[str, ...] = (*RANKS_AT_STANDARD, *RANKS_BELOW_STANDARD)
 REVIEWER_NAME_LIMIT = 100
 REVIEW_WORKING_DAYS = 20  # the default deadline: this many working days after the draw
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can say: no clock in the bytes
-_WIDE = {OWED_HEADER: 48, AGREED_METHOD_HEADER: 28, OPTED_OUT_HEADER: 28, COMMENT_HEADER: 40,
-         REVIEWER_HEADER[0]: 24, REVIEWER_HEADER[1]: 26, OUTCOMES_HEADER: 70, "Offence": 18}
+_WIDE = {  # characters; narrow enough that the review sheet printed to one page's width stays legible
+    "Crime reference": 16, "Department": 12, "Reported on": 11, "Offence": 14, "Enhanced service": 10,
+    "Officer in charge (or team)": 14, "Obligations owned by": 16, OWED_HEADER: 44,
+    AGREED_METHOD_HEADER: 20, OPTED_OUT_HEADER: 20, REVIEWER_HEADER[0]: 18, REVIEWER_HEADER[1]: 20,
+    REVIEWER_HEADER[2]: 12, COMMENT_HEADER: 30, OUTCOMES_HEADER: 70}
+_ANSWER_WIDTH = 11
 
 
 def finding_header(question_id: str) -> str:
@@ -281,6 +285,26 @@ def _print_setup(sheet: Any, *, title_row: bool = True) -> None:
         sheet.print_title_rows = "1:1"
 
 
+def _fit_row_heights(sheet: Any) -> None:
+    """Set each row's height to its tallest wrapped cell (about 15 points a line).
+
+    Excel grows rows to wrapped text when it opens a file, LibreOffice and printing do not: without
+    heights the wrapped lines overlap the next row.
+    """
+    from openpyxl.utils import get_column_letter
+
+    widths = {column: sheet.column_dimensions[get_column_letter(column)].width or 13
+              for column in range(1, sheet.max_column + 1)}
+    for row in sheet.iter_rows(min_row=1):
+        lines = 1
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value:
+                per_line = max(int(widths[cell.column] * 1.1), 1)  # characters a line holds, roughly
+                lines = max(lines, sum(-(-max(len(part), 1) // per_line) for part in cell.value.split("\n")))
+        if lines > 1:
+            sheet.row_dimensions[row[0].row].height = 15 * lines
+
+
 def _protect(sheet: Any) -> None:
     sheet.protection.sheet = True
     sheet.protection.formatColumns = False  # reviewers may widen columns and rows
@@ -355,18 +379,22 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
     guide.title = INSTRUCTIONS_SHEET
     lines = instruction_rows(sample_id, department, window)
     for line in lines:
-        guide.append(list(line))
+        guide.append([value or None for value in line])
     write_text_as_text(guide)
-    guide.column_dimensions["A"].width = 40
-    guide.column_dimensions["B"].width = 100
-    guide.column_dimensions["C"].width = 40
+    guide.column_dimensions["A"].width = 30
+    guide.column_dimensions["B"].width = 90
+    guide.column_dimensions["C"].width = 36
     for row in guide.iter_rows():
         for cell in row:
             cell.alignment = wrap
         row[0].font = bold
     guide["A1"].font = Font(bold=True, size=14)
+    guide["A1"].alignment = Alignment(wrap_text=False, vertical="top")  # the title runs across
+    _fit_row_heights(guide)
+    guide.row_dimensions[1].height = 22
     first_rank, last_rank = rank_rows(len(lines) - len(REVIEWER_RANKS))
     _print_setup(guide, title_row=False)
+    guide.page_setup.fitToHeight = 1  # the instructions on one page
     _protect(guide)
 
     sheet = workbook.create_sheet(REVIEW_SHEET)
@@ -382,7 +410,7 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
         letter = get_column_letter(column)
         cell = sheet.cell(row=1, column=column)
         cell.font, cell.alignment = bold, wrap
-        sheet.column_dimensions[letter].width = _WIDE.get(header[column - 1], 16)
+        sheet.column_dimensions[letter].width = _WIDE.get(header[column - 1], _ANSWER_WIDTH)
         for row in range(2, last_row + 1):
             body = sheet.cell(row=row, column=column)
             body.alignment = wrap
@@ -427,6 +455,7 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
     reviewed_on.add(cells(reviewer["date"]))
     for validation in (answers, name, rank, reviewed_on):
         sheet.add_data_validation(validation)
+    _fit_row_heights(sheet)
     sheet.freeze_panes = "B2"
     _print_setup(sheet)
     _protect(sheet)
@@ -444,6 +473,7 @@ def build_workbook(rows: pd.DataFrame, *, sample_id: str, department: str, popul
         shown.column_dimensions[get_column_letter(column)].width = _WIDE.get(shown_header[column - 1], 22)
         for row in range(1, shown.max_row + 1):
             shown.cell(row=row, column=column).alignment = wrap
+    _fit_row_heights(shown)
     shown.freeze_panes = "B2"
     _print_setup(shown)
     _protect(shown)
