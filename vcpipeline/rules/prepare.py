@@ -76,11 +76,9 @@ class _Sorted:
 
 
 def prepare(raw: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Prepared:
-    """Apply the data rules to `read_canonical_folder` output, as of the evaluation instant."""
+    """Apply the data rules to `read_canonical_folder` output, as of the evaluation instant (an
+    aware instant, converted where it entered: `vcp sla` reads it with `parse_instants`)."""
     as_of = pd.Timestamp(as_of)
-    if as_of.tzinfo is None:
-        raise InputError("as-of instant must carry a time zone")
-    as_of = as_of.tz_convert("UTC")
     for name, columns in (("crimes", CRIME_COLUMNS), ("victims", VICTIM_COLUMNS), ("events", EVENT_COLUMNS)):
         if name not in raw:
             raise InputError(f"missing input: {_FILES[name]}")
