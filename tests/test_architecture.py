@@ -25,7 +25,7 @@ PLUGINS = ROOT / "plugins"
 # docs/architecture.md, bottom to top: a module may import its own layer and the layers below.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundation", frozenset({"", "calendar", "instants", "parsing", "canonical", "periods", "settings",
-                              "errors", "textsafety"})),
+                              "errors", "textsafety", "disclosure"})),
     ("systems", frozenset({"sources", "validation", "warehouse"})),
     ("stages", frozenset({"ingest", "rules"})),
     ("outputs", frozenset({"alerts", "sampling", "report", "synth", "audit"})),
