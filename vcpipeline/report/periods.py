@@ -10,6 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from vcpipeline import calendar
+from vcpipeline.instants import utc_instant
 from vcpipeline.periods import TREND_MONTHS, Period, PeriodError, month_of, parse_period
 
 __all__ = ["LONDON", "TREND_MONTHS", "Period", "PeriodError", "local_date", "parse_period", "periods_due"]
@@ -20,9 +21,7 @@ LONDON = ZoneInfo(calendar.LONDON)
 def local_date(as_of: datetime | date) -> date:
     """The Europe/London date of an instant (a plain date is taken as already local)."""
     if isinstance(as_of, datetime):
-        if as_of.tzinfo is None or as_of.utcoffset() is None:
-            raise ValueError(f"naive datetime {as_of!r}: pass an instant or a local date")
-        return as_of.astimezone(LONDON).date()
+        return utc_instant(as_of, "as_of").astimezone(LONDON).date()
     return as_of
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 # Re-exported: the checksums were defined here first and are imported from here.
+from vcpipeline.instants import utc_instant
 from vcpipeline.warehouse.checksums import (  # noqa: F401
     VOLATILE_COLUMNS,
     frame_checksum,
@@ -65,16 +66,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _require_aware(value: datetime, what: str) -> datetime:
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValueError(f"{what} is a naive datetime: pass a timezone-aware instant")
-    return value.astimezone(UTC)
-
-
 def batch_id_for(source_system: str, interval_start: datetime, interval_end: datetime) -> str:
     """The batch id of a source's extract over an interval: the same night gives the same id."""
-    start = _require_aware(interval_start, "interval_start")
-    end = _require_aware(interval_end, "interval_end")
+    start = utc_instant(interval_start, "interval_start")
+    end = utc_instant(interval_end, "interval_end")
     return f"{source_system}:{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
 
 
