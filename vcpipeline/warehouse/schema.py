@@ -143,6 +143,11 @@ victims = sa.Table(
     sa.Column("vulnerable", sa.Boolean, nullable=False),
     sa.Column("intimidated", sa.Boolean, nullable=False),
     sa.Column("persistently_targeted", sa.Boolean, nullable=False),
+    # Optional (migration 0008): who the victims are, for aggregated breakdowns only (never in an
+    # e-mail or worksheet). NULL: the source does not record it; NOT_STATED: it records none given.
+    sa.Column("sex", sa.String(16)),
+    sa.Column("ethnicity", sa.String(16)),  # the ONS 5 broad groups, or NOT_STATED
+    sa.Column("disability", sa.String(16)),
     *_lineage(),
     sa.Index(None, "load_batch_id"),
 )
