@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from vcpipeline.sampling.survey import (
     ProportionEstimate,
     agreement,
-    beta_quantile,
     clopper_pearson,
     compare_quarters,
     estimate_by_domain,
@@ -64,15 +64,17 @@ def test_not_applicable_and_no_data_are_left_out_as_a_domain_ratio():
     assert result.ci_lower < result.estimate < result.ci_upper
 
 
-def test_interval_is_korn_graubard_clopper_pearson_on_the_effective_sample_size():
+def test_interval_is_korn_graubard_clopper_pearson_on_the_df_adjusted_effective_sample_size():
     answers, strata = reviewed(A=["Yes", "Yes", "Yes", "No", "No"], B=["Yes", "No", "No", "No"])
     result = estimate_proportion(answers, strata, SIZES)
     p, v = result.estimate, result.variance
-    n_star = min(9, p * (1 - p) / v)  # 7.86…, below the 9 applicable answers
+    # n = 9 answers in H = 2 strata: df = 7; n_eff 7.86… shrunk by (t_8/t_7)²
+    assert result.degrees_of_freedom == 7
+    n_star = min(9, p * (1 - p) / v * (stats.t.ppf(0.975, 8) / stats.t.ppf(0.975, 7)) ** 2)
     assert result.effective_sample_size == pytest.approx(n_star, rel=1e-12)
     x = p * n_star
-    assert result.ci_lower == pytest.approx(beta_quantile(0.025, x, n_star - x + 1), rel=1e-12)
-    assert result.ci_upper == pytest.approx(beta_quantile(0.975, x + 1, n_star - x), rel=1e-12)
+    assert result.ci_lower == pytest.approx(stats.beta.ppf(0.025, x, n_star - x + 1), rel=1e-12)
+    assert result.ci_upper == pytest.approx(stats.beta.ppf(0.975, x + 1, n_star - x), rel=1e-12)
 
 
 def test_all_yes_gives_an_exact_upper_bound_of_one_and_a_sensible_lower_bound():
@@ -87,7 +89,8 @@ def test_all_no_gives_a_lower_bound_of_zero():
     answers, strata = reviewed(A=["No"] * 10, B=["No"] * 10)
     result = estimate_proportion(answers, strata, SIZES)
     assert (result.estimate, result.ci_lower) == (0.0, 0.0)
-    assert result.ci_upper == pytest.approx(1 - 0.025 ** (1 / 20), rel=1e-12)
+    n_star = 20 * (stats.t.ppf(0.975, 19) / stats.t.ppf(0.975, 18)) ** 2  # df = 20 − 2 strata
+    assert result.ci_upper == pytest.approx(1 - 0.025 ** (1 / n_star), rel=1e-12)
 
 
 def test_whole_population_reviewed_has_no_sampling_error():
@@ -137,29 +140,62 @@ def test_answers_are_normalised_case_and_spacing_and_missing():
     assert got.tolist() == ["Yes", "No", "N/A", "No data", "No data", "No data"]
 
 
-def estimate(value: float, variance: float) -> ProportionEstimate:
-    return ProportionEstimate(value, variance, math.sqrt(variance), 0, 1, 100, 100, 100, 50, 0)
+def estimate(value: float, variance: float, applicable: int = 100) -> ProportionEstimate:
+    return ProportionEstimate(value, variance, math.sqrt(variance), 0, 1, 100, applicable, applicable, 50, 0)
 
 
 def test_drop_from_90_to_75_percent_is_significant():
-    # z = (.75 − .90)/√(.0009 + .0004) = −.15/.036056 = −4.16
+    # design effects: .0009·100/(.75·.25) = .48, .0004·100/(.9·.1) = .444 → m = 208.3, 225
+    # p̄ = (208.3·.75 + 225·.9)/433.3 = .828;  z = −.15/√(p̄ q̄ (1/208.3 + 1/225)) = −5.0
     change = compare_quarters(estimate(0.75, 0.0009), estimate(0.90, 0.0004))
+    m1, m0 = 0.75 * 0.25 / 0.0009, 0.9 * 0.1 / 0.0004
+    pooled = (m1 * 0.75 + m0 * 0.9) / (m1 + m0)
     assert change.change == pytest.approx(-0.15)
-    assert change.z == pytest.approx(-0.15 / math.sqrt(0.0013))
+    assert change.z == pytest.approx(-0.15 / math.sqrt(pooled * (1 - pooled) * (1 / m1 + 1 / m0)))
     assert change.significant
 
 
 def test_small_change_within_the_noise_is_not_significant():
-    # z = .03/√(.0016 + .0016) = .53 → p ≈ .60
     change = compare_quarters(estimate(0.78, 0.0016), estimate(0.75, 0.0016))
-    assert change.p_value == pytest.approx(math.erfc(0.03 / math.sqrt(0.0032) / math.sqrt(2)))
+    assert 0.4 < change.p_value < 0.7
     assert not change.significant
 
 
-def test_z_test_flags_at_the_five_percent_boundary():
-    # z = 1.96 just significant, 1.95 not.
-    assert compare_quarters(estimate(0.196, 0.005), estimate(0.0, 0.005)).significant
-    assert not compare_quarters(estimate(0.195, 0.005), estimate(0.0, 0.005)).significant
+@pytest.mark.parametrize(("yes_now", "yes_before", "n"), [(1, 0, 10), (0, 3, 12), (10, 9, 10), (5, 0, 10),
+                                                          (12, 12, 12), (0, 0, 8), (7, 3, 15)])
+def test_change_from_or_to_0_or_100_percent_matches_pearsons_chi_square(yes_now, yes_before, n):
+    # A quarter at 0% or 100% has variance 0: a Wald z-test called any change from it significant
+    # (1 of 10 against 0 of 10 was "significant"). On a simple random sample (design effect 1)
+    # the score test is Pearson's χ² without continuity correction (scipy).
+    now = estimate_proportion(*reviewed(A=["Yes"] * yes_now + ["No"] * (n - yes_now)), pd.Series({"A": 10_000}))
+    before = estimate_proportion(*reviewed(A=["Yes"] * yes_before + ["No"] * (n - yes_before)),
+                                 pd.Series({"A": 10_000}))
+    srs = ProportionEstimate(now.estimate, now.estimate * (1 - now.estimate) / n, 0, 0, 1, n, n, n, yes_now, 0)
+    srs_before = ProportionEstimate(before.estimate, before.estimate * (1 - before.estimate) / n,
+                                    0, 0, 1, n, n, n, yes_before, 0)
+    change = compare_quarters(srs, srs_before)
+    table = [[yes_now, n - yes_now], [yes_before, n - yes_before]]
+    if yes_now == yes_before:
+        assert change.p_value == 1.0 and not change.significant
+    else:
+        expected = stats.chi2_contingency(table, correction=False).pvalue
+        assert change.p_value == pytest.approx(expected, rel=1e-9)
+        assert change.significant == (expected < 0.05)
+    assert compare_quarters(now, before).significant == change.significant
+
+
+def test_one_yes_in_ten_against_none_is_not_a_significant_change():
+    now = estimate_proportion(*reviewed(A=["Yes"] + ["No"] * 9, B=["No"] * 10), SIZES)
+    before = estimate_proportion(*reviewed(A=["No"] * 10, B=["No"] * 10), SIZES)
+    assert before.variance == 0.0
+    assert not compare_quarters(now, before).significant
+
+
+def test_departments_reviewed_in_full_in_both_quarters_differ_exactly():
+    now = estimate_proportion(*reviewed(A=["Yes", "No", "No", "No"]), pd.Series({"A": 4}))
+    before = estimate_proportion(*reviewed(A=["Yes", "Yes", "No", "No"]), pd.Series({"A": 4}))
+    change = compare_quarters(now, before)
+    assert change.change == pytest.approx(-0.25) and change.significant
 
 
 def test_agreement_percent_and_cohens_kappa_by_hand():

@@ -261,6 +261,7 @@ def run_survey(args: argparse.Namespace) -> int:
         board_table,
         publish_survey_results,
         read_reviewer_standard,
+        read_survey_coverage,
         render_markdown,
     )
 
@@ -269,11 +270,13 @@ def run_survey(args: argparse.Namespace) -> int:
     try:
         results = publish_survey_results(engine, quarter)
         reviewers = read_reviewer_standard(engine, quarter)
+        coverage = read_survey_coverage(engine, quarter)
     except LookupError as exc:
         raise UsageError(str(exc.args[0])) from exc
     finally:
         engine.dispose()
-    text = render_markdown(board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers)
+    text = render_markdown(board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers,
+                           coverage)
     if args.out is None:
         sys.stdout.write(text)
     else:

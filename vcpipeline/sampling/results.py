@@ -33,7 +33,6 @@ from vcpipeline.sampling.survey import (
     ProportionEstimate,
     agreement,
     compare_quarters,
-    estimate_by_domain,
     estimate_proportion,
 )
 from vcpipeline.warehouse.frames import read_frame
@@ -72,34 +71,36 @@ def _answer_grid(crime_refs: pd.Index, long: pd.DataFrame, value: str) -> pd.Dat
 
 
 def quarter_estimates(data: SurveyData) -> pd.DataFrame:
-    """Per question and domain (FORCE, then departments A→Z): the estimate and the agreement."""
+    """Per question and domain (FORCE, then every sampled department A→Z): the estimate and the
+    agreement. A department that returned nothing keeps its row (reviewed 0, no estimate), so the
+    stored results say the force figure is partial (`missing_strata`)."""
     respondents = data.sampled[data.sampled["crime_ref"].isin(data.reviews["crime_ref"])]
     refs = pd.Index(respondents["crime_ref"].astype("str"))
     strata = pd.Series(respondents["stratum"].astype("str").to_numpy(), index=refs)
     answers = _answer_grid(refs, data.reviews, "answer")
     automated = _answer_grid(refs, data.findings, "automated_answer")
-    departments = sorted(strata.unique())
+    departments = sorted(data.sampled["stratum"].astype("str").unique())
     rows: list[dict[str, Any]] = []
     for question in QUESTION_IDS:
         force = estimate_proportion(answers[question], strata, data.stratum_sizes)
-        by_department = (estimate_by_domain(answers[question], strata, data.stratum_sizes, strata)
-                         .set_index("domain") if departments else pd.DataFrame())
         for domain in (FORCE, *departments):
             inside = slice(None) if domain == FORCE else (strata == domain).to_numpy()
-            estimate = force.__dict__ if domain == FORCE else by_department.loc[domain].to_dict()
+            estimate = force if domain == FORCE else estimate_proportion(
+                answers[question], strata, data.stratum_sizes, domain=strata == domain)
             agreed = agreement(answers[question][inside], automated[question][inside])
             rows.append({"quarter": data.quarter, "question": question, "domain": domain,
-                         **{name: estimate[name] for name in _ESTIMATE_FIELDS},
+                         **{name: getattr(estimate, name) for name in _ESTIMATE_FIELDS},
                          "agreement_compared": agreed.compared,
                          "percent_agreement": agreed.percent_agreement, "kappa": agreed.kappa})
     return pd.DataFrame(rows, columns=["quarter", "question", "domain", *_ESTIMATE_FIELDS,
                                        "agreement_compared", "percent_agreement", "kappa"])
 
 
-def _as_estimate(estimate: float, variance: float) -> ProportionEstimate:
-    """Enough of an estimate for `compare_quarters`, which reads only the proportion and its variance."""
+def _as_estimate(estimate: float, variance: float, applicable: float) -> ProportionEstimate:
+    """Enough of an estimate for `compare_quarters`: the proportion, its variance and n."""
     nan = math.nan
-    return ProportionEstimate(estimate, variance, nan, nan, nan, nan, 0, 0, 0, 0)
+    counted = 0 if math.isnan(applicable) else int(applicable)
+    return ProportionEstimate(estimate, variance, nan, nan, nan, nan, 0, counted, 0, 0)
 
 
 def survey_results_frame(current: SurveyData, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -110,15 +111,16 @@ def survey_results_frame(current: SurveyData, previous: pd.DataFrame | None) -> 
     """
     now = quarter_estimates(current)
     keys = ["question", "domain"]
-    before = (previous[[*keys, "estimate", "variance"]] if previous is not None else
-              pd.DataFrame({"question": [], "domain": [], "estimate": [], "variance": []}))
-    joined = now[[*keys, "estimate", "variance"]].merge(
-        before.astype({"question": "str", "domain": "str", "estimate": "float64", "variance": "float64"}),
+    figures = ["estimate", "variance", "applicable"]
+    before = (previous[[*keys, *figures]] if previous is not None else
+              pd.DataFrame({name: [] for name in (*keys, *figures)}))
+    joined = now[[*keys, *figures]].merge(
+        before.astype({"question": "str", "domain": "str", **dict.fromkeys(figures, "float64")}),
         on=keys, how="left", suffixes=("", "_previous"), validate="one_to_one")
     changes = [  # 9 questions × a dozen domains: not a hot path
-        compare_quarters(_as_estimate(row.estimate, row.variance),
-                         _as_estimate(row.estimate_previous, row.variance_previous))
-        for row in joined[["estimate", "variance", "estimate_previous", "variance_previous"]].itertuples()
+        compare_quarters(_as_estimate(row.estimate, row.variance, row.applicable),
+                         _as_estimate(row.estimate_previous, row.variance_previous, row.applicable_previous))
+        for row in joined[[*figures, *(f"{name}_previous" for name in figures)]].itertuples()
     ]
     now["previous_estimate"] = joined["estimate_previous"].astype("float64")
     now["change"] = [change.change for change in changes]
@@ -132,19 +134,50 @@ def survey_results_frame(current: SurveyData, previous: pd.DataFrame | None) -> 
 
 # --- the board paper's table -------------------------------------------------------------------
 
+MIN_RANKED_ANSWERS = 10  # a department is named lowest or highest only on at least this many answers
+
+
 def _percent(value: float) -> str:
     return "No data" if value is None or math.isnan(value) else f"{100 * value:.0f}%"
 
 
-def board_table(results: pd.DataFrame) -> pd.DataFrame:
+def missing_strata(results: pd.DataFrame) -> list[str]:
+    """Departments sampled but with no reviewed crime: the force figure leaves them out (partial)."""
+    departments = results[results["domain"] != FORCE]
+    return sorted(departments.loc[departments["reviewed"] == 0, "domain"].astype("str").unique())
+
+
+def _end(rows: pd.DataFrame, value: float) -> str:
+    """One end of the department range: the share and every department at it, with its n."""
+    tied = rows[rows["estimate"] == value].sort_values("applicable", ascending=False)
+    return f"{_percent(value)} " + ", ".join(f"{row.domain} (n {int(row.applicable)})"
+                                              for row in tied.itertuples())
+
+
+def department_range(departments: pd.DataFrame, min_answers: int = MIN_RANKED_ANSWERS) -> str:
+    """Lowest – highest department on at least `min_answers` answers, n beside each; a tie names
+    every department at that end; too few answers anywhere says how many were not ranked."""
+    answered = departments[departments["estimate"].notna()]
+    ranked = answered[answered["applicable"] >= min_answers]
+    left_out = len(answered) - len(ranked)
+    note = (f"{left_out} department(s) with fewer than {min_answers} answers not ranked" if left_out else "")
+    if len(ranked) < 2:
+        return note
+    text = f"{_end(ranked, ranked['estimate'].min())} – {_end(ranked, ranked['estimate'].max())}"
+    return f"{text}; {note}" if note else text
+
+
+def board_table(results: pd.DataFrame, min_answers: int = MIN_RANKED_ANSWERS) -> pd.DataFrame:
     """The "Latest Victims Code Survey Results" table: one row per question, as text cells.
 
-    Columns: Question, Result (force-wide, with 95% CI), Answered (Yes + No), Previous quarter,
-    Change (percentage points, `*` when significant at 5%), Departments (lowest – highest),
-    Agreement with automated findings (% and kappa).
+    Columns: Question, Result (force-wide, with 95% CI; "partial" naming the departments with no
+    returns), Answered (Yes + No), Previous quarter, Change (percentage points, `*` when
+    significant at 5%), Departments (lowest – highest with n, on at least `min_answers` answers),
+    Agreement with automated findings (% of the crimes both answered Yes or No, and kappa).
     """
     force = results[results["domain"] == FORCE].set_index("question")
     departments = results[results["domain"] != FORCE]
+    missing = missing_strata(results)
     rows = []
     for question in QUESTIONS:
         row = force.loc[question.id]
@@ -152,18 +185,13 @@ def board_table(results: pd.DataFrame) -> pd.DataFrame:
         result = _percent(estimate)
         if not math.isnan(estimate) and not math.isnan(row["ci_lower"]):
             result += f" ({_percent(row['ci_lower'])}–{_percent(row['ci_upper'])})"
+        if missing:
+            result += f"; partial: no returns from {', '.join(missing)}"
         change = "" if math.isnan(row["change"]) else f"{100 * row['change']:+.0f} pts" + (
             " *" if row["significant"] else "")
-        spread = departments[(departments["question"] == question.id) & departments["estimate"].notna()]
-        if len(spread) > 1:
-            low = spread.loc[spread["estimate"].idxmin()]
-            high = spread.loc[spread["estimate"].idxmax()]
-            range_text = (f"{_percent(low['estimate'])} {low['domain']} – "
-                          f"{_percent(high['estimate'])} {high['domain']}")
-        else:
-            range_text = ""
+        range_text = department_range(departments[departments["question"] == question.id], min_answers)
         agreed = "" if math.isnan(row["percent_agreement"]) else (
-            f"{row['percent_agreement']:.0f}%"
+            f"{row['percent_agreement']:.0f}% of {int(row['agreement_compared'])}"
             + ("" if math.isnan(row["kappa"]) else f" (κ {row['kappa']:.2f})"))
         rows.append({
             "Question": f"{question.id} {question.text}", "Result": result,
@@ -172,6 +200,43 @@ def board_table(results: pd.DataFrame) -> pd.DataFrame:
             "Change": change, "Departments": range_text, "Agreement with automated findings": agreed,
         })
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SurveyCoverage:
+    """Which strata a quarter's figures rest on: those with no returns (the force figure is
+    partial) and those with one reviewed crime (variance centred, module docstring of survey.py)."""
+
+    sampled: tuple[str, ...]
+    missing: tuple[str, ...]
+    singleton: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        lines = []
+        if self.missing:
+            lines.append(f"Partial: no reviews returned from {', '.join(self.missing)}; the force figures "
+                         f"estimate the other {len(self.sampled) - len(self.missing)} department(s) only.")
+        if self.singleton:
+            lines.append(f"One reviewed crime in {', '.join(self.singleton)}: its variance is centred at the "
+                         "grand mean (R survey's lonely.psu \"adjust\"), not left out.")
+        return lines
+
+
+def survey_coverage(data: SurveyData) -> SurveyCoverage:
+    """`SurveyCoverage` of a quarter's sample and reviews (strata are departments)."""
+    strata = data.sampled.assign(stratum=data.sampled["stratum"].astype("str"))
+    responded = strata[strata["crime_ref"].isin(data.reviews["crime_ref"])]["stratum"].value_counts()
+    sizes = data.stratum_sizes.reindex(responded.index)
+    sampled = tuple(sorted(strata["stratum"].unique()))
+    return SurveyCoverage(sampled, tuple(name for name in sampled if name not in responded.index),
+                          tuple(sorted(responded.index[(responded == 1) & (sizes > 1)])))
+
+
+def read_survey_coverage(engine_or_conn: Engine | sa.Connection, quarter: str) -> SurveyCoverage | None:
+    """`survey_coverage` of a quarter's stored sample; None when the quarter has no sample."""
+    with transaction(engine_or_conn) as conn:
+        data = read_survey_data(conn, quarter)
+    return None if data is None else survey_coverage(data)
 
 
 @dataclass(frozen=True)
@@ -222,9 +287,10 @@ def read_reviewer_standard(engine_or_conn: Engine | sa.Connection, quarter: str)
 
 
 def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Survey Results",
-                    reviewers: ReviewerStandard | None = None) -> str:
+                    reviewers: ReviewerStandard | None = None, coverage: SurveyCoverage | None = None) -> str:
     """The board table as a Markdown pipe table under a heading (also readable as plain text),
-    with who reviewed (by rank) and how the findings were shown when `reviewers` is given."""
+    with who reviewed (by rank) and how the findings were shown when `reviewers` is given, and
+    the strata missing or with one reviewed crime when `coverage` is given."""
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -232,9 +298,13 @@ def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Surve
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
     body = ["| " + " | ".join(cell(value) for value in row) + " |"
             for row in table.itertuples(index=False, name=None)]
-    note = ("Result: design-weighted share of Yes among Yes + No answers, with its 95% confidence "
-            "interval. * change significant at the 5% level.")
-    about = [] if reviewers is None else ["", *reviewers.lines()]
+    note = ("Result: design-weighted share of Yes among Yes + No answers, with its 95% Korn–Graubard "
+            "confidence interval (degrees of freedom: answers − departments). * change significant at the "
+            "5% level (score test, pooled variance). Departments: lowest – highest, n answers beside each, "
+            f"only departments with at least {MIN_RANKED_ANSWERS} answers. Agreement: over the crimes where "
+            "both the reviewer and the automated findings said Yes or No.")
+    about = ([] if reviewers is None else ["", *reviewers.lines()]) + (
+        [] if coverage is None or not coverage.lines() else ["", *coverage.lines()])
     return "\n".join([f"## {title}", "", header, rule, *body, "", note, *about, ""])
 
 

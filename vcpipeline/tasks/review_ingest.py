@@ -162,6 +162,7 @@ def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folde
         board_table,
         publish_survey_results,
         read_reviewer_standard,
+        read_survey_coverage,
         render_markdown,
     )
     from vcpipeline.warehouse.db import make_engine
@@ -175,7 +176,8 @@ def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folde
             path = folder / f"{quarter}{RESULTS_SUFFIX}"
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(render_markdown(
-                board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers),
+                board_table(results), f"Latest Victims Code Survey Results, {quarter}", reviewers,
+                read_survey_coverage(engine, quarter)),
                 encoding="utf-8")
             published[quarter] = {"rows": len(results), "table": str(path.resolve()),
                                   "reviewed": reviewers.reviewed, "at_standard": reviewers.at_standard,
