@@ -27,8 +27,10 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "selection_probability", "design_weight",
 )
 
-# Beyond the contract, the crime recording system says who owns a crime (for team alerts).
-CRIME_OWNER_COLUMNS: tuple[str, ...] = ("team", "officer_collar")
+# Beyond the contract, the crime recording system says who owns a crime (for team alerts):
+# its investigating team and officer, and the witness care team of its court area, which owns
+# its obligations after charge (RULES.md "Who owns an obligation").
+CRIME_OWNER_COLUMNS: tuple[str, ...] = ("team", "officer_collar", "witness_care_team")
 # Where each canonical row came from.
 LINEAGE_COLUMNS: tuple[str, ...] = ("source_system", "source_row_id")
 

@@ -48,10 +48,11 @@ contact = st.fixed_dictionaries({
     "contact_id": field("1", "2", "3"),
     "crime_number": field(*CRIMES, "99/999999/99"),
     "crs_victim_no": field("1", "2", "17"),
-    "contact_type": field("ACK", "UPD", "OUTC", "VPSU", "VPS", "CBK"),
+    "contact_type": field("ACK", "UPD", "OUTC", "VPSU", "VPS", "CBK", "AGREE", "OPTOUT", "OPTIN"),
     "vps_response": field("OFF", "TKN", "DEC", "XXX"),
     "channel": field("LTR", "EML", "SMS", "TEL", "VIS"),
     "staff_no": field("12345"),
+    "update_interval": field("", "14", "2 weeks"),
     "contacted_at": instants,
     "created_at": st.just("2026-07-02T12:00:00Z"),
     "modified_at": st.sampled_from(["2026-07-02T12:00:00Z", "2026-07-03T12:00:00Z"]),
@@ -94,7 +95,8 @@ def fuzz_env(migrated_warehouse, tmp_path):
 
 GOOD_CONTACT = {
     "contact_id": "1", "crime_number": CRIMES[0], "crs_victim_no": "1", "contact_type": "ACK",
-    "vps_response": "", "channel": "LTR", "staff_no": "12345", "contacted_at": "2026-07-02T10:00:00Z",
+    "vps_response": "", "channel": "LTR", "staff_no": "12345", "update_interval": "",
+    "contacted_at": "2026-07-02T10:00:00Z",
     "created_at": "2026-07-02T12:00:00Z", "modified_at": "2026-07-02T12:00:00Z",
 }
 # Found by this test on a fresh clone (issue 11): pandas' `to_csv` leaves a bare CR unquoted, the

@@ -25,7 +25,7 @@ def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
 def _crime(**overrides: str) -> dict[str, str]:
     row = {"crime_id": "1", "crime_no": "20/000001/26", "recorded_at": "2026-07-01 10:00:00",
            "reporting_unit": "RESP", "owning_team": "RESP-B3", "oic_collar": "4521",
-           "offence_code": "THF", "da_marker": "N", "hate_marker": "N",
+           "offence_code": "THF", "da_marker": "N", "hate_marker": "N", "court_area": "WLV",
            "created_at": "2026-07-01 10:05:00", "modified_at": "2026-07-01 10:05:00"}
     return row | overrides
 
@@ -45,16 +45,23 @@ EXPECTED_CODES = {
         "ARR": "SUSPECT_ARRESTED", "INT": "SUSPECT_INTERVIEWED", "RUI": "SUSPECT_RELEASED_UNDER_INVESTIGATION",
         "BAIL": "SUSPECT_BAILED", "BVAR": "BAIL_CONDITIONS_CHANGED", "CHG": "SUSPECT_CHARGED",
         "NFA": "DECISION_NOT_TO_INVESTIGATE", "RNC": "SUSPECT_RELEASED_NO_CHARGE"},
+    ("crime_recording", "court_area"): {
+        "BHM": "WCU-BHM", "SOL": "WCU-BHM", "COV": "WCU-COV", "WLV": "WCU-BLK", "DUD": "WCU-BLK",
+        "WAL": "WCU-BLK"},
     ("victim_contact", "contact_type"): {
         "ACK": "WRITTEN_ACKNOWLEDGEMENT", "UPD": "VICTIM_UPDATE", "OUTC": "OUTCOME_COMMUNICATED",
-        "VPSU": "VPS_USE_COMMUNICATED"},
+        "VPSU": "VPS_USE_COMMUNICATED", "AGREE": "CONTACT_AGREED", "OPTOUT": "OPTED_OUT",
+        "OPTIN": "OPTED_IN"},
     ("victim_contact", "vps_response"): {"OFF": "VPS_OFFERED", "TKN": "VPS_TAKEN", "DEC": "VPS_DECLINED"},
     ("victim_support", "activity"): {
         "Needs assessment": "NEEDS_ASSESSMENT", "Referred": "SUPPORT_REFERRAL",
         "Declined support": "REFERRAL_DECLINED"},
     ("witness_care", "update_type"): {
         "Court result": "COURT_OUTCOME", "VPS taken": "VPS_TAKEN", "VPS used": "VPS_USED",
-        "VPS feedback given": "VPS_USE_COMMUNICATED"},
+        "VPS feedback given": "VPS_USE_COMMUNICATED", "Victim updated": "VICTIM_UPDATE",
+        "Outcome given": "OUTCOME_COMMUNICATED"},
+    ("witness_care", "contact_method"): {
+        "Letter": "letter", "Email": "email", "Text": "sms", "Phone": "phone", "Home visit": "visit"},
 }
 
 
@@ -64,8 +71,8 @@ def test_declared_code_lists_are_the_documented_ones(source, mapping):
 
 
 def test_every_declared_event_code_maps_to_a_canonical_event_type():
-    targets = [v for (source, name), codes in EXPECTED_CODES.items() if name not in ("reporting_unit",)
-               for v in codes.values()]
+    targets = [v for (source, name), codes in EXPECTED_CODES.items()
+               if name not in ("reporting_unit", "court_area", "contact_method") for v in codes.values()]
     assert set(targets) <= EVENT_TYPES
     assert set(CRS.codes("reporting_unit").values()) == set(DEPARTMENTS)
     assert set(WCU.codes("court_result").values()) == COURT_RESULTS
@@ -91,7 +98,7 @@ def test_crime_row_maps_reference_report_time_owner_flags_and_lineage():
         "crime_ref": "20/000001/26", "reported_at": "2026-07-01T09:00:00Z",   # BST
         "department": "FORCE_RESPONSE", "offence_category": "theft", "domestic_abuse": "true",
         "hate_crime": "false", "team": "RESP-B3", "officer_collar": "4521",
-        "source_system": "CRS", "source_row_id": "1"}
+        "witness_care_team": "WCU-BLK", "source_system": "CRS", "source_row_id": "1"}
 
 
 def test_winter_local_time_is_utc_and_unparseable_times_pass_through_raw():
@@ -174,7 +181,7 @@ def test_age_at_report_counts_whole_years(born, on, age):
 
 def _contact(kind: str, response: str = "", **overrides: str) -> dict[str, str]:
     row = {"contact_id": "5", "crime_number": "20/000001/26", "crs_victim_no": "77", "contact_type": kind,
-           "vps_response": response, "channel": "EML", "staff_no": "12345",
+           "vps_response": response, "channel": "EML", "staff_no": "12345", "update_interval": "",
            "contacted_at": "2026-07-01T15:00:00Z", "created_at": "2026-07-01T15:10:00Z",
            "modified_at": "2026-07-01T15:10:00Z"}
     return row | overrides
@@ -196,6 +203,26 @@ def test_every_contact_type_and_vps_response_maps_to_its_event_type(kind, respon
 def test_every_channel_code_maps(native, canonical):
     row = to_canonical({"contacts": _frame([_contact("ACK", channel=native)])}, VCL)["events"].loc[0]
     assert row["channel"] == canonical
+
+
+def test_a_contact_agreement_carries_the_agreed_method_and_interval_days_as_typed():
+    out = to_canonical({"contacts": _frame([
+        _contact("AGREE", channel="TEL", update_interval="14"),
+        _contact("AGREE", contact_id="6", channel="FAX", update_interval="2 weeks"),
+        _contact("OPTOUT", contact_id="7", channel="LTR"),
+        _contact("OPTIN", contact_id="8", channel="EML"),
+    ])}, VCL)["events"]
+    assert out[["event_type", "channel", "interval_days"]].to_numpy().tolist() == [
+        ["CONTACT_AGREED", "phone", "14"],
+        ["CONTACT_AGREED", "FAX", "2 weeks"],   # raw: validation quarantines it, never guesses
+        ["OPTED_OUT", "letter", ""],
+        ["OPTED_IN", "email", ""],
+    ]
+
+
+def test_update_interval_is_read_on_contact_agreements_only():
+    out = to_canonical({"contacts": _frame([_contact("UPD", update_interval="28")])}, VCL)["events"]
+    assert out.loc[0, "interval_days"] == ""
 
 
 def test_contact_without_a_crime_number_is_kept_with_an_empty_reference():
@@ -234,10 +261,10 @@ def test_impossible_partner_dates_pass_through_raw():
     assert row["occurred_at"] == "31/02/2026 10:00"
 
 
-def _wcu(update: str, result: str = "", witness: str = "77") -> dict[str, str]:
+def _wcu(update: str, result: str = "", witness: str = "77", method: str = "") -> dict[str, str]:
     return {"WCU ID": "31", "Police Ref": "20/000001/26", "Witness ID": witness,
             "Witness Name": "Amelia Khan" if witness else "", "Update Type": update,
-            "Court Result": result, "Event Date": "2026-11-02 10:00:00",
+            "Court Result": result, "Contact Method": method, "Event Date": "2026-11-02 10:00:00",
             "Last Modified": "2026-11-02 16:00:00", "source_file": "wcu_20261102.xlsx"}
 
 
@@ -252,6 +279,24 @@ def test_every_witness_care_update_type_maps(update, expected):
 def test_every_court_result_maps_and_case_level_results_concern_every_victim(result, expected):
     row = to_canonical({"WCU Updates": _frame([_wcu("Court result", result, witness="")])}, WCU)["events"].loc[0]
     assert (row["event_type"], row["court_result"], row["victim_id"]) == ("COURT_OUTCOME", expected, "")
+
+
+@pytest.mark.parametrize(("method", "channel"), sorted(WCU.codes("contact_method").items()))
+def test_witness_care_updates_carry_the_method_of_contact(method, channel):
+    row = to_canonical({"WCU Updates": _frame([_wcu("Victim updated", method=method)])}, WCU)["events"].loc[0]
+    assert (row["event_type"], row["channel"]) == ("VICTIM_UPDATE", channel)
+
+
+@pytest.mark.parametrize(("area", "team"), [("WLV", "WCU-BLK"), ("BHM", "WCU-BHM"), ("XYZ", ""), ("", "")])
+def test_a_crime_gets_the_witness_care_team_of_its_court_area(area, team):
+    row = to_canonical({"crimes": _frame([_crime(court_area=area)])}, CRS)["crimes"].loc[0]
+    assert row["witness_care_team"] == team
+
+
+def test_an_extract_without_court_areas_routes_to_the_default_witness_care_lead():
+    crime = _crime()
+    del crime["court_area"]
+    assert to_canonical({"crimes": _frame([crime])}, CRS)["crimes"].loc[0, "witness_care_team"] == ""
 
 
 def test_one_victim_has_one_id_whichever_system_mentions_them():

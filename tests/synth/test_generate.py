@@ -215,7 +215,9 @@ def test_generate_command_writes_sources_and_prints_measured_rates(tmp_path, cap
     assert list((tmp_path / "landing" / "victim_support").glob("referrals_2026*.csv"))
     assert list((tmp_path / "landing" / "witness_care").glob("wcu_2026*.xlsx"))
     table = pd.read_csv(summary)
-    assert list(table.columns) == ["department", "rule", "obligations", "decided", "met_on_time", "rate"]
+    assert list(table.columns) == ["department", "rule", "obligations", "decided", "met_on_time", "rate",
+                                   "waived", "waived_share", "compared", "as_agreed", "as_agreed_share"]
+    assert "agreed method" in out and "waived" in out
     assert np.all((table["rate"].dropna() >= 0) & (table["rate"].dropna() <= 1))
 
 

@@ -96,7 +96,7 @@ def test_a_native_extract_gets_batch_checks_and_row_warnings_only():
     contacts = pd.DataFrame({
         "contact_id": ["1", "2"], "crime_number": ["23/004512/26", ""],
         "crs_victim_no": ["1234", ""], "contact_type": ["ACK", "CBK"], "vps_response": ["", ""],
-        "channel": ["LTR", "EML"], "staff_no": ["S1", "S2"],
+        "channel": ["LTR", "EML"], "staff_no": ["S1", "S2"], "update_interval": ["", ""],
         "contacted_at": ["2026-03-02T15:00:00Z", "2026-03-02T16:00:00Z"],
         "created_at": ["2026-03-02T15:00:00Z"] * 2, "modified_at": ["2026-03-02T15:00:00Z"] * 2,
     }, dtype="string")

@@ -4,6 +4,9 @@ A CSV `department,team,lead_name,lead_email`; a row with an empty `team` is the 
 default lead, who receives the alerts of crimes whose team is unknown (blank in the source
 system, or missing from this file). Loaded into the warehouse table `team_leads`, replacing it.
 Team codes are the source system's (`RESP-B3`) and name one team, so each may appear once.
+Witness care teams are listed under `WITNESS_CARE` by the code the crime system's court area
+maps to (`WCU-BHM`, sources.toml `court_area`, kept on each crime as `witness_care_team`): they
+get the alerts of obligations witness care owns after charge for the crimes of their area.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from vcpipeline.warehouse.schema import crimes, team_leads
 
 TEAM_COLUMNS: tuple[str, ...] = ("department", "team", "lead_name", "lead_email")
 DEFAULT_TEAM = ""  # the `team` of a department's default lead
+WITNESS_CARE = "WITNESS_CARE"  # the department whose teams are named by the crimes' court areas
 SYNTHETIC_DOMAIN = "force.example"
 SYNTHETIC_LEFT_OUT_SHARE = 0.02
 
@@ -95,13 +99,19 @@ def read_team_leads(conn: sa.Connection) -> pd.DataFrame:
 
 
 def warehouse_teams(conn: sa.Connection) -> pd.DataFrame:
-    """Every (department, team) the crime recording system has named."""
+    """Every (department, team) the crime recording system has named: investigating teams, and
+    the witness care teams of the crimes' court areas (under WITNESS_CARE)."""
     select = (
         sa.select(crimes.c.department, crimes.c.team).distinct()
         .where(crimes.c.team.is_not(None), crimes.c.team != "")
-        .order_by(crimes.c.department, crimes.c.team)
     )
-    return read_frame(conn, select)
+    if "witness_care_team" in crimes.c:
+        team = crimes.c.witness_care_team
+        select = select.union(
+            sa.select(sa.literal(WITNESS_CARE).label("department"), team.label("team")).distinct()
+            .where(team.is_not(None), team != ""))
+    ordered = select.subquery()
+    return read_frame(conn, sa.select(ordered).order_by(ordered.c.department, ordered.c.team))
 
 
 def synthetic_team_reference(teams: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -132,6 +132,7 @@ def replay_quarantined(
         upsert,
         validate_canonical,
         warehouse_reported_at,
+        warehouse_victims,
     )
 
     by_name = {config.name: config for config in configs}
@@ -164,7 +165,8 @@ def replay_quarantined(
             if not any(len(frame) for frame in canonical.values()):
                 continue
         result.considered += sum(len(frame) for frame in canonical.values()) + unusable
-        validations, _ = validate_canonical(canonical, now=interval_end, known_reported_at=known)
+        validations, _ = validate_canonical(canonical, now=interval_end, known_reported_at=known,
+                                            known_victims=warehouse_victims(conn))
         replayed: list[int] = []
         reasons: list[dict[str, object]] = []
         for kind in KINDS:

@@ -78,6 +78,7 @@ from vcpipeline.warehouse.schema import (
     processed_files,
     quarantine,
     source_watermarks,
+    victims,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ CANONICAL_SUITES: Mapping[str, str] = {
 }
 WAREHOUSE_TABLES: Mapping[str, str] = {"crimes": "crimes", "victims": "victims", "events": "case_events"}
 CRIME_UNKNOWN_REASON = "crime_ref_known"
+VICTIM_UNKNOWN_REASON = "victim_known"
 
 
 class BatchFailed(RuntimeError):
@@ -267,9 +269,21 @@ def crimes_reported_at(passed_crimes: pd.DataFrame, known: pd.Series | None) -> 
     return pd.concat(parts)
 
 
+def known_victim_keys(passed_victims: pd.DataFrame, known: pd.DataFrame | None) -> pd.DataFrame | None:
+    """(crime_ref, victim_id) of the warehouse's victims and this batch's passed ones (None: not checked)."""
+    if known is None:
+        return None
+    parts = [known.loc[:, ["crime_ref", "victim_id"]]]
+    if len(passed_victims):
+        parts.append(passed_victims.loc[:, ["crime_ref", "victim_id"]])
+    return pd.concat(parts, ignore_index=True).astype("string")
+
+
 def validate_canonical(canonical: dict[str, pd.DataFrame], *, now: datetime,
-                       known_reported_at: pd.Series | None) -> tuple[dict[str, Any], list[str]]:
-    """Canonical crimes, then victims and events against the known crimes; (validations, failures)."""
+                       known_reported_at: pd.Series | None,
+                       known_victims: pd.DataFrame | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Canonical crimes, then victims and events against the known crimes, and events against the
+    known victims (`known_victims`: the warehouse's; None = not checked); (validations, failures)."""
     from vcpipeline.validation.validate import validate_batch
 
     validations: dict[str, Any] = {}
@@ -282,10 +296,15 @@ def validate_canonical(canonical: dict[str, pd.DataFrame], *, now: datetime,
                      else crimes_frame)
     reported = crimes_reported_at(passed_crimes, known_reported_at)
     for kind in ("victims", "events"):
+        if kind == "events" and known_victims is not None:
+            victims_frame = canonical["victims"]
+            passed_victims = (validations["victims"].passed_rows(victims_frame)
+                              if "victims" in validations else victims_frame)
+            known_victims = known_victim_keys(passed_victims, known_victims)
         if len(canonical[kind]):
             validations[kind] = validate_batch(
                 canonical[kind], CANONICAL_SUITES[kind], row_id="source_row_id", now=now,
-                crime_reported_at=reported,
+                crime_reported_at=reported, known_victims=known_victims if kind == "events" else None,
             )
     for kind, validation in validations.items():
         failures += [f"{kind}: {failure['message']}" for failure in validation.batch_failures]
@@ -294,8 +313,8 @@ def validate_canonical(canonical: dict[str, pd.DataFrame], *, now: datetime,
 
 def validate_source(config: SourceConfig, native: Mapping[str, pd.DataFrame],
                     canonical: dict[str, pd.DataFrame], *, now: datetime,
-                    known_reported_at: pd.Series | None, recent: Sequence[int] = ()
-                    ) -> ValidatedBatch:
+                    known_reported_at: pd.Series | None, recent: Sequence[int] = (),
+                    known_victims: pd.DataFrame | None = None) -> ValidatedBatch:
     """Native batch checks (schema, empty feed), the volume band, then the canonical suites.
 
     Native row expectations are warnings (Data Docs only): a row's fate is decided on its
@@ -321,7 +340,8 @@ def validate_source(config: SourceConfig, native: Mapping[str, pd.DataFrame],
     if failures:
         return ValidatedBatch(canonical, {}, native_validations, failures)
     validations, canonical_failures = validate_canonical(canonical, now=now,
-                                                         known_reported_at=known_reported_at)
+                                                         known_reported_at=known_reported_at,
+                                                         known_victims=known_victims)
     return ValidatedBatch(canonical, validations, native_validations, canonical_failures)
 
 
@@ -363,6 +383,8 @@ def typed_canonical(kind: str, frame: pd.DataFrame, extracted_at: datetime) -> p
         blank = frame["in_need"].astype("string").fillna("").str.strip() == ""
         out["in_need"] = parse_booleans(frame["in_need"]).mask(blank)
         out["outcome_code"] = parse_integers(frame["outcome_code"])
+        if "interval_days" in frame.columns:  # validated: digits 0-366 on CONTACT_AGREED, else empty
+            out["interval_days"] = parse_integers(frame["interval_days"])
         modified = parse_instants(frame["source_modified_at"])
         order = np.argsort(modified.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")),
                            kind="stable")
@@ -502,6 +524,11 @@ def warehouse_reported_at(conn: sa.Connection) -> pd.Series:
                      dtype="datetime64[us, UTC]")
 
 
+def warehouse_victims(conn: sa.Connection) -> pd.DataFrame:
+    """Every victim in the warehouse, as (crime_ref, victim_id): the known victims."""
+    return read_frame(conn, sa.select(victims.c.crime_ref, victims.c.victim_id)).astype("string")
+
+
 def load_validated(conn: sa.Connection, result: BatchResult, config: SourceConfig,
                    native: Mapping[str, pd.DataFrame], validated: ValidatedBatch,
                    files: Sequence[DropFile]) -> load.BatchCounts:
@@ -635,6 +662,7 @@ def run_source_batch(
         with engine.connect() as conn:
             window, files, recent = plan_batch(conn, config, result)
             known = warehouse_reported_at(conn)
+            known_victims = warehouse_victims(conn)
         header_failures = list(result.failures)
         result.failures = []
         header_failures += drop_schema_failures(files, config) if files else []
@@ -658,7 +686,8 @@ def run_source_batch(
                 result.notes.append(f"{skipped:,} row(s) with an unreadable watermark, already "
                                     "quarantined by an earlier batch: not extracted again")
             validated = validate_source(config, native, canonical, now=end,
-                                        known_reported_at=known, recent=recent)
+                                        known_reported_at=known, recent=recent,
+                                        known_victims=known_victims)
     except Exception as exc:  # the source could not be read: the batch row says so
         _record_failure(engine, config.system, start, end, f"{type(exc).__name__}: {exc}")
         raise
@@ -686,6 +715,16 @@ def run_source_batch(
                     exclude_batch=result.batch_id,
                     crime_refs=set(validated.passed("crimes")["crime_ref"].astype("string")))
                 result.healed = healed.replayed
+            # Then rows waiting for a victim of those crimes: the batch's victims, or victims the
+            # replay above just loaded (a victim that waited for its late crime).
+            arrived = pd.concat([validated.passed(kind)["crime_ref"] for kind in ("crimes", "victims")])
+            if len(arrived):
+                from vcpipeline.ingest.replay import replay_quarantined
+
+                healed = replay_quarantined(
+                    conn, configs or [config], reason=VICTIM_UNKNOWN_REASON, replayed_at=end,
+                    exclude_batch=result.batch_id, crime_refs=set(arrived.astype("string")))
+                result.healed += healed.replayed
             load.finish_batch(conn, result.batch_id, status="succeeded",
                               rows_extracted=counts.rows_extracted, rows_loaded=counts.rows_loaded,
                               rows_quarantined=counts.rows_quarantined, message=result.message)

@@ -231,6 +231,7 @@ def synthetic_force_teams() -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             native = pd.read_sql(sa.text("SELECT DISTINCT reporting_unit, owning_team FROM crimes"), conn)
+            areas = pd.read_sql(sa.text("SELECT DISTINCT court_area FROM crimes"), conn)
     finally:
         engine.dispose()
     units = config.codes("reporting_unit")
@@ -238,6 +239,11 @@ def synthetic_force_teams() -> pd.DataFrame:
     native = native[native["reporting_unit"].isin(list(units)) & (native["owning_team"] != "")]
     teams = pd.DataFrame({"department": map_codes(native["reporting_unit"], units),
                           "team": native["owning_team"]}).drop_duplicates()
+    # The witness care teams serving the crimes' court areas (alerts after charge go to them).
+    witness_care = sorted(set(areas["court_area"].dropna().astype("str").map(config.codes("court_area"))
+                              .dropna()))
+    teams = pd.concat([teams, pd.DataFrame({"department": "WITNESS_CARE", "team": witness_care})],
+                      ignore_index=True)
     # The source's bad rows put some teams under a unit they do not belong to: the warehouse
     # quarantines those rows, and a team must have one department in the reference.
     return teams[~teams["team"].duplicated(keep=False)]

@@ -48,9 +48,23 @@ def map_crimes(crimes: pd.DataFrame, config: SourceConfig) -> pd.DataFrame:
         "hate_crime": map_codes(crimes["hate_marker"], yes_no),
         "team": crimes["owning_team"],
         "officer_collar": crimes["oic_collar"],
+        "witness_care_team": witness_care_teams(crimes, config),
         "source_system": constant(SYSTEM, crimes),
         "source_row_id": crimes["crime_id"],
     }, crimes.index)
+
+
+def witness_care_teams(crimes: pd.DataFrame, config: SourceConfig) -> pd.Series:
+    """The witness care team of each crime's court area (`court_area`, sources.toml).
+
+    Routing data, not a Victims Code fact: an unknown or missing area is empty, and the
+    witness care department's default lead gets that crime's alerts. Absent in an older
+    extract: empty for every crime.
+    """
+    if "court_area" not in crimes.columns:
+        return pd.Series("", index=crimes.index, dtype="string")
+    teams = config.codes("court_area")
+    return text(crimes["court_area"]).map(teams).astype("string").fillna("")
 
 
 def ages_at(birth_dates: pd.Series, on_dates: pd.Series) -> pd.Series:

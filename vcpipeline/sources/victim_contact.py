@@ -1,4 +1,5 @@
-"""Victim contact log (VCL) → canonical contact events (acknowledgements, updates, VPS, outcomes).
+"""Victim contact log (VCL) → canonical contact events (acknowledgements, updates, VPS, outcomes)
+and the victim's choices (a contact plan agreed, opting out, opting back in).
 
 Native shapes and codes: docs/sources.md §2. Timestamps in this system are UTC already.
 """
@@ -40,14 +41,25 @@ def contact_event_types(contacts: pd.DataFrame, config: SourceConfig) -> pd.Seri
     return vps.where(kind.str.upper() == "VPS", by_type)
 
 
+def agreed_intervals(contacts: pd.DataFrame, event_types: pd.Series) -> pd.Series:
+    """`update_interval` as typed, on contact agreements only (RULES.md: the column belongs to
+    `CONTACT_AGREED`; on other contacts the log's leftover value means nothing). Never parsed
+    here: validation quarantines a value that is not a whole number of days."""
+    interval = text(contacts["update_interval"]) if "update_interval" in contacts.columns else (
+        pd.Series("", index=contacts.index, dtype="string"))
+    return interval.where(event_types == "CONTACT_AGREED", "")
+
+
 def map_contacts(contacts: pd.DataFrame, config: SourceConfig) -> pd.DataFrame:
+    event_types = contact_event_types(contacts, config)
     return canonical_frame("events", {
         "event_id": row_event_ids(f"{SYSTEM}-CON", contacts["contact_id"]),
         "crime_ref": contacts["crime_number"],
         "victim_id": victim_ids(contacts["crs_victim_no"]),
-        "event_type": contact_event_types(contacts, config),
+        "event_type": event_types,
         "occurred_at": instants_text(contacts["contacted_at"], "UTC"),
         "channel": map_codes(contacts["channel"], config.codes("channel")),
+        "interval_days": agreed_intervals(contacts, event_types),
         "source_system": constant(SYSTEM, contacts),
         "source_row_id": contacts["contact_id"],
         SOURCE_MODIFIED_COLUMN: instants_text(contacts["modified_at"], "UTC"),

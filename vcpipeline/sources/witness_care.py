@@ -1,4 +1,5 @@
-"""Witness care unit (WCU, daily XLSX drops) → canonical court outcomes and VPS events.
+"""Witness care unit (WCU, daily XLSX drops) → canonical court outcomes, VPS events, and the
+updates and outcomes the unit gives victims after charge (with the method of contact).
 
 Native shapes and codes: docs/sources.md §4. Witness names stop here.
 """
@@ -23,8 +24,8 @@ from vcpipeline.sources.config import SourceConfig
 
 SYSTEM = "WCU"
 LOCAL_TZ = "Europe/London"
-REQUIRED = ("WCU ID", "Police Ref", "Witness ID", "Update Type", "Court Result", "Event Date",
-            "Last Modified")
+REQUIRED = ("WCU ID", "Police Ref", "Witness ID", "Update Type", "Court Result", "Contact Method",
+            "Event Date", "Last Modified")
 
 
 def map_updates(rows: pd.DataFrame, config: SourceConfig) -> pd.DataFrame:
@@ -35,6 +36,7 @@ def map_updates(rows: pd.DataFrame, config: SourceConfig) -> pd.DataFrame:
         "event_type": map_codes(rows["Update Type"], config.codes("update_type")),
         "occurred_at": instants_text(rows["Event Date"], LOCAL_TZ),
         "court_result": map_codes(rows["Court Result"], config.codes("court_result")),
+        "channel": map_codes(rows["Contact Method"], config.codes("contact_method")),
         "source_system": constant(SYSTEM, rows),
         "source_row_id": rows["WCU ID"],
         SOURCE_MODIFIED_COLUMN: instants_text(rows["Last Modified"], LOCAL_TZ),

@@ -3,8 +3,14 @@
 Rates are calibrated to the board paper by reporting department (the stratum): needs
 referral within 2 days ≈33 % when Force Response took the report and near 100 % for Force
 Contact / IIT, updates on time ≈80 %, outcomes communicated ≈91 %, acknowledgements ≈100 %,
-VPS offered for charged cases ≈100 %, VPS use reported back ≈91 %. What the data really holds
-is measured afterwards by `synth.summary`, not assumed.
+VPS offered for charged cases ≈100 %, VPS use reported back ≈91 %. Version 2's victim choices:
+most victims agree a contact plan at first contact, a few opt out and some of those back in, and
+the board paper's "primary concern", victims who asked for phone calls getting e-mails, shows as
+an agreed-method share visibly below 100 %. What the data really holds is measured afterwards by
+`synth.summary` through the real rule engine, not assumed.
+
+Deadlines, the 2021 cut-over and which outcomes oblige a notification are not here: they are the
+rule-set data's (`rules/rulesets.toml`, read through `synth.timing.RuleDeadlines`).
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ SERIOUS_OFFENCES: frozenset[str] = frozenset({
     "false_imprisonment", "arson_endangering_life", "gbh_with_intent",
 })
 VICTIMS_PER_CRIME = (np.array([1, 2, 3]), np.array([0.92, 0.06, 0.02]))  # ~8 % multi-victim
-VCOP_2020_FROM = np.datetime64("2021-04-01")
+# Crimes whose court area the crime system leaves blank: their witness care alerts go to the
+# department's default lead.
+NO_COURT_AREA_SHARE = 0.01
 
 # --- the Victims Code services, on time -----------------------------------------------------
 NEEDS_REFERRAL_ON_TIME: Mapping[str, float] = {
@@ -54,8 +62,30 @@ OUTCOME_COMMUNICATED_ON_TIME = 0.91
 VPS_OFFERED_ON_TIME = 0.998
 VPS_FEEDBACK_ON_TIME = 0.91
 
-# Home Office outcomes that oblige the force to tell the victim (RULES.md outcome_notification).
-NOTIFIED_OUTCOMES: frozenset[int] = frozenset({*range(2, 20), 21, 22})
+# --- the victim's choices (Right 6) ---------------------------------------------------------
+AGREED_PLAN_SHARE = 0.85            # a contact plan agreed at first contact
+AGREED_METHOD_SHARE: Mapping[str, float] = {
+    "phone": 0.38, "email": 0.30, "letter": 0.17, "sms": 0.10, "visit": 0.05}
+# Agreed days between updates (0: a method only, no periodic updates).
+STANDARD_INTERVAL_DAYS = (np.array([14, 28, 0]), np.array([0.50, 0.35, 0.15]))
+ENHANCED_INTERVAL_DAYS = (np.array([7, 14, 0]), np.array([0.80, 0.10, 0.10]))
+# A contact by the agreed method; otherwise the method the force falls back on (the phone call
+# that becomes an e-mail is the board paper's primary concern).
+METHOD_AS_AGREED = 0.85
+FALLBACK_METHOD: Mapping[str, str] = {
+    "phone": "email", "sms": "email", "visit": "phone", "letter": "email", "email": "letter"}
+# The method of a contact with a victim who agreed none.
+UNAGREED_METHOD_SHARE: Mapping[str, float] = {
+    "letter": 0.30, "email": 0.30, "sms": 0.15, "phone": 0.20, "visit": 0.05}
+OPT_OUT_SHARE = 0.04                # victims who ask for no further services
+OPT_BACK_IN_SHARE = 0.35            # of those, who ask again later (and agree a new plan)
+OPT_OUT_RESPECTED = 0.9             # contacts the force holds back while a victim is opted out
+# Periodic updates as agreed: on time (within the interval), late, or the force stops sending them.
+AGREED_UPDATE_ON_TIME = 0.78
+AGREED_UPDATES_STOPPED = 0.04
+# After charge the witness care unit keeps the victim informed; a few contacts are still logged
+# by the investigating team.
+POST_CHARGE_BY_WITNESS_CARE = 0.9
 
 # --- how the rows reach the sources ---------------------------------------------------------
 # Share of rows that arrive late (2-10 days after they happened) or are corrected later.

@@ -5,7 +5,8 @@
 
 Writes DIR/sources/*.db and DIR/landing/{victim_support,witness_care}/ (DIR defaults to the
 var folder), exactly where `sources.toml` looks. `--summary` prints the on-time rates measured
-in what was generated, per department and rule.
+in what was generated, per owning department and rule, with the shares WAIVED and met by the
+victim's agreed method.
 """
 
 from __future__ import annotations
@@ -82,13 +83,23 @@ def run(args: argparse.Namespace) -> int:
           + ", ".join(f"{kind} {count}" for kind, count in bad.items()), file=sys.stderr)
 
     if args.summary or args.summary_csv:
-        from vcpipeline.synth.summary import canonical_rows, measured_rates, rates_table
+        from vcpipeline.synth.summary import (
+            canonical_rows,
+            force_figures,
+            measured_rates,
+            rates_table,
+        )
 
         rates = measured_rates(canonical_rows(force.native, configs), spec.extracted_at)
         if args.summary_csv:
             args.summary_csv.parent.mkdir(parents=True, exist_ok=True)
             rates.to_csv(args.summary_csv, index=False, lineterminator="\n")
         if args.summary:
-            print(f"On-time rates (%) measured in the generated rows, as of {spec.extracted_at:%Y-%m-%d %H:%M} UTC")
+            print(f"On-time rates (%) measured in the generated rows by owning department, as of "
+                  f"{spec.extracted_at:%Y-%m-%d %H:%M} UTC; waived: share of obligations WAIVED; "
+                  "agreed method: share of met updates by the victim's agreed method")
             print(rates_table(rates).to_string())
+            figures = force_figures(rates)
+            print(f"Force-wide: {figures['waived']}% of obligations waived; "
+                  f"{figures['agreed method']}% of met updates by the victim's agreed method")
     return 0

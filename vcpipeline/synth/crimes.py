@@ -13,16 +13,16 @@ from vcpipeline.synth.calibration import (
     OFFENCE_SHARE,
     PPU_OFFENCE_SHARE,
     SERIOUS_OFFENCES,
-    VCOP_2020_FROM,
     VICTIMS_PER_CRIME,
 )
-from vcpipeline.synth.timing import local_naive
+from vcpipeline.synth.timing import RuleDeadlines, local_naive
 
 
-def crimes_and_victims(rng: np.random.Generator, n: int, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def crimes_and_victims(rng: np.random.Generator, n: int, start: int, end: int,
+                       deadlines: RuleDeadlines) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`n` crimes reported in [start, end) seconds, one row each (reported, department, offence,
-    flags, its victims' positions), and one row per victim (crime position, vulnerability, date
-    of birth, enhanced, department)."""
+    flags, rule set, its victims' positions), and one row per victim (crime position,
+    vulnerability, date of birth, enhanced, department, rule set)."""
     reported = np.sort(rng.integers(start, end, n))
     departments = np.array(DEPARTMENTS, dtype=object)
     share = np.array([DEPARTMENT_SHARE[d] for d in DEPARTMENTS])
@@ -44,7 +44,7 @@ def crimes_and_victims(rng: np.random.Generator, n: int, start: int, end: int) -
         "domestic_abuse": domestic, "hate_crime": hate, "serious": serious,
     })
     local_day = local_naive(reported).astype("datetime64[D]")
-    crimes["vcop_2020"] = local_day >= VCOP_2020_FROM
+    crimes["rule_set"] = deadlines.rule_set_of(local_day)   # the cut-over is the rule-set file's
 
     count = rng.choice(VICTIMS_PER_CRIME[0], n, p=VICTIMS_PER_CRIME[1])
     crimes["victim_count"] = count
@@ -55,6 +55,7 @@ def crimes_and_victims(rng: np.random.Generator, n: int, start: int, end: int) -
         victims["enhanced"].to_numpy() | serious[v_crime] | domestic[v_crime] | hate[v_crime]
     )
     victims["department"] = crimes["department"].to_numpy()[v_crime]
+    victims["rule_set"] = crimes["rule_set"].to_numpy()[v_crime]
     return crimes, victims
 
 

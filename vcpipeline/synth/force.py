@@ -2,9 +2,11 @@
 native shapes of the four source systems (docs/sources.md).
 
 The parts, in the order they are drawn from one seeded generator: the crimes and victims
-(`synth.crimes`), each victim's journey through the investigation (`synth.journey`), and the
-rows each source system holds of it (`synth.native`, written late, corrected or bad as
-`synth.delivery` describes). The rates are the board paper's (`synth.calibration`).
+(`synth.crimes`), each victim's journey through the investigation and their choices
+(`synth.journey`), and the rows each source system holds of it (`synth.native`, written late,
+corrected or bad as `synth.delivery` describes). The rates are the board paper's
+(`synth.calibration`); the deadlines and the 2021 cut-over are the rule-set file's
+(`synth.timing.RuleDeadlines`).
 
 Everything is vectorised numpy over whole columns, driven by one seeded generator, and never
 looks at today's date: the same spec gives the same rows.
@@ -23,7 +25,7 @@ from vcpipeline.sources.config import SourceConfig, load_source_config
 from vcpipeline.synth.crimes import crimes_and_victims
 from vcpipeline.synth.journey import journey
 from vcpipeline.synth.native import crime_recording, victim_contact, victim_support, witness_care
-from vcpipeline.synth.timing import seconds
+from vcpipeline.synth.timing import RuleDeadlines, seconds
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,10 @@ def generate_force(spec: ForceSpec, configs: list[SourceConfig] | None = None) -
     rng = np.random.default_rng(spec.seed)
     horizon = seconds(spec.extracted_at)
 
-    crimes, victims = crimes_and_victims(rng, spec.crimes, seconds(spec.window_start), seconds(spec.window_end))
-    events = journey(rng, crimes, victims).frame()   # the journey's parts are freed here
+    deadlines = RuleDeadlines.of()   # the rule-set file's deadlines and cut-over
+    crimes, victims = crimes_and_victims(rng, spec.crimes, seconds(spec.window_start), seconds(spec.window_end),
+                                         deadlines)
+    events = journey(rng, crimes, victims, deadlines, horizon)
     events = events[events["at"] <= horizon].reset_index(drop=True)
 
     bad: list[pd.DataFrame] = []

@@ -3,8 +3,10 @@
 The journey is drawn stage by stage, always in the same order from the one seeded generator
 (which is what makes the force reproducible): the acknowledgement, the needs assessment and
 referral, the investigation's milestones and the updates they oblige, the finalisation, court,
-the outcome told to the victim, and the Victim Personal Statement. Each stage works on whole
-columns; nothing loops over crimes or victims.
+the outcome told to the victim, and the Victim Personal Statement; then the victim's choices
+(`synth.choices`: plans agreed, opt-outs and opt-ins, periodic updates, the witness care unit
+after charge, each contact's method). Deadlines are the rule-set file's (`RuleDeadlines`). Each
+stage works on whole columns; nothing loops over crimes or victims.
 """
 
 from __future__ import annotations
@@ -14,73 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from vcpipeline.synth import choices
 from vcpipeline.synth.calibration import (
     ACKNOWLEDGED_ON_TIME,
     NEEDS_REFERRAL_ON_TIME,
-    NOTIFIED_OUTCOMES,
     OUTCOME_COMMUNICATED_ON_TIME,
     UPDATE_ON_TIME,
     VPS_FEEDBACK_ON_TIME,
     VPS_OFFERED_ON_TIME,
 )
-from vcpipeline.synth.timing import DAY, HOUR, due, respond, uniform
+from vcpipeline.synth.events import EventLog, Victims
+from vcpipeline.synth.timing import DAY, HOUR, RuleDeadlines, respond, uniform
 
 Milestone = tuple[str, np.ndarray, np.ndarray]   # (event type, crime positions, seconds)
-
-
-class EventLog:
-    """Canonical-typed events as they happen, before being split into the source systems."""
-
-    def __init__(self) -> None:
-        self.parts: list[dict[str, np.ndarray]] = []
-
-    def add(self, kind: str, crime: np.ndarray, at: np.ndarray, system: str | np.ndarray, *,
-            victim: np.ndarray | None = None, in_need: np.ndarray | None = None,
-            outcome: np.ndarray | None = None, court: np.ndarray | None = None) -> None:
-        n = len(crime)
-        self.parts.append({
-            "event_type": np.full(n, kind, dtype=object),
-            "crime": crime.astype(np.int64),
-            "victim": (np.full(n, -1) if victim is None else victim).astype(np.int64),
-            "at": at.astype(np.int64),
-            "system": np.broadcast_to(np.asarray(system, dtype=object), (n,)).copy(),
-            "in_need": np.full(n, -1, dtype=np.int8) if in_need is None else in_need.astype(np.int8),
-            "outcome": np.full(n, -1, dtype=np.int16) if outcome is None else outcome.astype(np.int16),
-            "court": np.full(n, "", dtype=object) if court is None else court.astype(object),
-        })
-
-    def frame(self) -> pd.DataFrame:
-        columns = {key: np.concatenate([part[key] for part in self.parts]) for key in self.parts[0]}
-        return pd.DataFrame(columns)
-
-
-@dataclass(frozen=True)
-class Victims:
-    """The victims' columns every stage needs, and where each crime's victims sit."""
-
-    crime: np.ndarray          # the victim's crime position
-    reported: np.ndarray       # the victim's crime's report time
-    department: np.ndarray
-    update_days: np.ndarray    # working days allowed for an update: 1 enhanced, 5 otherwise
-    index: np.ndarray          # 0..m-1
-    first_of_crime: np.ndarray  # per crime: the position of its first victim
-    count_of_crime: np.ndarray  # per crime: how many victims
-
-    @classmethod
-    def of(cls, crimes: pd.DataFrame, victims: pd.DataFrame) -> Victims:
-        crime = victims["crime"].to_numpy()
-        return cls(crime=crime, reported=crimes["reported"].to_numpy()[crime],
-                   department=victims["department"].to_numpy(),
-                   update_days=np.where(victims["enhanced"].to_numpy(), 1, 5), index=np.arange(len(victims)),
-                   first_of_crime=crimes["first_victim"].to_numpy(),
-                   count_of_crime=crimes["victim_count"].to_numpy())
-
-    def of_crimes(self, crimes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For crime-level rows, one row per victim of the crime: (row index, victim index)."""
-        counts = self.count_of_crime[crimes]
-        rows = np.repeat(np.arange(len(crimes)), counts)
-        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        return rows, self.first_of_crime[crimes][rows] + offsets
+NEVER = choices.NEVER
 
 
 @dataclass(frozen=True)
@@ -109,43 +58,55 @@ class Court:
     decided: np.ndarray
 
 
-def journey(rng: np.random.Generator, crimes: pd.DataFrame, victims: pd.DataFrame) -> EventLog:
-    """Every event of every crime: contacts, assessments, investigation, outcomes, court, VPS."""
+def journey(rng: np.random.Generator, crimes: pd.DataFrame, victims: pd.DataFrame,
+            deadlines: RuleDeadlines, horizon: int) -> pd.DataFrame:
+    """Every event of every crime until `horizon`: contacts, assessments, investigation,
+    outcomes, court, VPS, and the victim's choices, each contact with its method."""
     log = EventLog()
     people = Victims.of(crimes, victims)
-    _acknowledge(rng, log, people)
-    _assess_needs_and_refer(rng, log, people, crimes["vcop_2020"].to_numpy()[people.crime])
+    _acknowledge(rng, log, people, deadlines)
+    plans = choices.agree_contact_plans(rng, log, people)
+    _assess_needs_and_refer(rng, log, people, deadlines)
     investigation = _investigate(rng, crimes)
     for kind, rows, at in investigation.milestones:
         log.add(kind, rows, at, "CRS")
-        _update_victims(rng, log, people, rows, at)
+        _update_victims(rng, log, people, rows, at, deadlines)
     code, t_final = _finalise(rng, crimes, investigation)
     finalised = code >= 0
     log.add("CRIME_FINALISED", np.flatnonzero(finalised), t_final[finalised], "CRS", outcome=code[finalised])
     court = _go_to_court(rng, log, crimes, investigation)
-    notify = finalised & np.isin(code, list(NOTIFIED_OUTCOMES))
-    _tell_outcome(rng, log, people, np.flatnonzero(notify), t_final[notify])
-    _tell_outcome(rng, log, people, np.flatnonzero(court.decided), court.t_verdict[court.decided])
-    victim, made_statement = _offer_vps(rng, log, people, investigation)
-    _use_vps_at_sentencing(rng, log, people, court, victim, made_statement)
-    return log
+    notify = finalised & deadlines.notified("outcome_notification", code, crimes["rule_set"].to_numpy())
+    _tell_outcome(rng, log, people, np.flatnonzero(notify), t_final[notify], deadlines)
+    _tell_outcome(rng, log, people, np.flatnonzero(court.decided), court.t_verdict[court.decided], deadlines)
+    victim, made_statement = _offer_vps(rng, log, people, investigation, deadlines)
+    _use_vps_at_sentencing(rng, log, people, court, victim, made_statement, deadlines)
+    plans = choices.opt_out_and_back_in(rng, log, people, plans)
+    ended = np.minimum(np.where(notify, t_final, NEVER), np.where(court.decided, court.t_verdict, NEVER))
+    choices.update_as_agreed(rng, log, people, plans, ended[people.crime], horizon)
+    events = log.frame()
+    events = choices.respect_opt_outs(rng, events, plans)
+    events = choices.hand_over_to_witness_care(rng, events, investigation.charged,
+                                                investigation.t_charge)
+    return choices.contact_methods(rng, events, plans)
 
 
-def _acknowledge(rng: np.random.Generator, log: EventLog, people: Victims) -> None:
+def _acknowledge(rng: np.random.Generator, log: EventLog, people: Victims, deadlines: RuleDeadlines) -> None:
     """The written acknowledgement (Q3): all but a handful within the force standard."""
     m = len(people.index)
-    at, present = respond(rng, people.reported, due(people.reported, 5), rng.random(m) < ACKNOWLEDGED_ON_TIME)
+    deadline = people.due(deadlines, "acknowledgement", people.reported, people.index)
+    at, present = respond(rng, people.reported, deadline, rng.random(m) < ACKNOWLEDGED_ON_TIME)
     log.add("WRITTEN_ACKNOWLEDGEMENT", people.crime[present], at[present], "VCL", victim=people.index[present])
 
 
-def _assess_needs_and_refer(rng: np.random.Generator, log: EventLog, people: Victims, vcop_2020: np.ndarray) -> None:
+def _assess_needs_and_refer(rng: np.random.Generator, log: EventLog, people: Victims,
+                            deadlines: RuleDeadlines) -> None:
     """Needs assessment and referral (Q4): the reporting department decides the rate.
 
     A victim in need is assessed promptly; the referral (or their decline) is what is late
     or on time. Otherwise the assessment itself is the contact that is late or on time.
     """
     m, reported = len(people.index), people.reported
-    deadline = due(reported, 2, np.where(vcop_2020, "working_days", "calendar_days"))
+    deadline = people.due(deadlines, "needs_referral", reported, people.index)
     p_needs = np.array([NEEDS_REFERRAL_ON_TIME[d] for d in people.department])
     on_time = rng.random(m) < p_needs
     done, present = respond(rng, reported, deadline, on_time, missing_share=0.15)
@@ -226,11 +187,11 @@ def _decide_after_bail_or_rui(rng: np.random.Generator, milestones: list[Milesto
 
 
 def _update_victims(rng: np.random.Generator, log: EventLog, people: Victims, rows: np.ndarray,
-                    at: np.ndarray) -> None:
+                    at: np.ndarray, deadlines: RuleDeadlines) -> None:
     """A milestone obliges an update to every victim of the crime (Q5)."""
     idx, victim = people.of_crimes(rows)
     trigger = at[idx]
-    deadline = due(trigger, people.update_days[victim])
+    deadline = people.due(deadlines, "investigation_update", trigger, victim)
     p = np.array([UPDATE_ON_TIME[d] for d in people.department[victim]])
     sent, present = respond(rng, trigger, deadline, rng.random(len(victim)) < p, missing_share=0.4)
     log.add("VICTIM_UPDATE", people.crime[victim][present], sent[present], "VCL", victim=victim[present])
@@ -278,17 +239,17 @@ def _go_to_court(rng: np.random.Generator, log: EventLog, crimes: pd.DataFrame, 
 
 
 def _tell_outcome(rng: np.random.Generator, log: EventLog, people: Victims, rows: np.ndarray,
-                  at: np.ndarray) -> None:
+                  at: np.ndarray, deadlines: RuleDeadlines) -> None:
     """The outcome communicated (Q6) to every victim of a notifiable finalisation or a verdict."""
     idx, victim = people.of_crimes(rows)
     trigger = at[idx]
-    deadline = due(trigger, people.update_days[victim])
+    deadline = people.due(deadlines, "outcome_notification", trigger, victim)
     sent, present = respond(rng, trigger, deadline, rng.random(len(victim)) < OUTCOME_COMMUNICATED_ON_TIME)
     log.add("OUTCOME_COMMUNICATED", people.crime[victim][present], sent[present], "VCL", victim=victim[present])
 
 
 def _offer_vps(rng: np.random.Generator, log: EventLog, people: Victims,
-               inv: Investigation) -> tuple[np.ndarray, np.ndarray]:
+               inv: Investigation, deadlines: RuleDeadlines) -> tuple[np.ndarray, np.ndarray]:
     """The VPS offered for charged cases (Q7), sometimes taken when the crime was recorded.
 
     Returns the victims of charged crimes and which of them made a statement (a mask).
@@ -296,7 +257,8 @@ def _offer_vps(rng: np.random.Generator, log: EventLog, people: Victims,
     charged = np.flatnonzero(inv.charged)
     idx, victim = people.of_crimes(charged)
     trigger = inv.t_charge[charged][idx]
-    at, present = respond(rng, trigger, due(trigger, 5), rng.random(len(victim)) < VPS_OFFERED_ON_TIME,
+    at, present = respond(rng, trigger, people.due(deadlines, "vps_offer", trigger, victim),
+                          rng.random(len(victim)) < VPS_OFFERED_ON_TIME,
                           missing_share=0.5)
     at_report = rng.random(len(victim)) < 0.2
     at = np.where(at_report, people.reported[victim] + uniform(rng, len(victim), HOUR, DAY), at)
@@ -310,7 +272,8 @@ def _offer_vps(rng: np.random.Generator, log: EventLog, people: Victims,
 
 
 def _use_vps_at_sentencing(rng: np.random.Generator, log: EventLog, people: Victims, court: Court,
-                           victim: np.ndarray, made_statement: np.ndarray) -> None:
+                           victim: np.ndarray, made_statement: np.ndarray,
+                           deadlines: RuleDeadlines) -> None:
     """The VPS used at sentencing (Q8) and the victim told how it was used (Q9)."""
     sentenced = np.zeros(len(court.verdict), dtype=bool)
     sentenced[np.flatnonzero(court.decided)[court.verdict[court.decided] == "SENTENCED"]] = True
@@ -318,7 +281,7 @@ def _use_vps_at_sentencing(rng: np.random.Generator, log: EventLog, people: Vict
     u_victim = victim[used]
     t_used = court.t_verdict[people.crime[u_victim]] + uniform(rng, len(u_victim), 0, 2 * HOUR)
     log.add("VPS_USED", people.crime[u_victim], t_used, "WCU", victim=u_victim)
-    sent, present = respond(rng, t_used, due(t_used, people.update_days[u_victim]),
+    sent, present = respond(rng, t_used, people.due(deadlines, "vps_feedback", t_used, u_victim),
                             rng.random(len(u_victim)) < VPS_FEEDBACK_ON_TIME)
     system = np.where(rng.random(len(u_victim)) < 0.8, "WCU", "VCL")
     log.add("VPS_USE_COMMUNICATED", people.crime[u_victim][present], sent[present], system[present],

@@ -12,6 +12,7 @@ from vcpipeline.synth.calibration import (
     BAD_CRIME_SHARE,
     BEFORE_REPORT_SHARE,
     MISSING_CRIME_SHARE,
+    NO_COURT_AREA_SHARE,
     UNPARSEABLE_DATE_SHARE,
 )
 from vcpipeline.synth.delivery import (
@@ -61,6 +62,8 @@ def _crime_table(rng, crimes, crime_no, horizon, config, bad) -> pd.DataFrame:
     team = pd.Series(unit, dtype="string") + "-" + pd.Series(letter, dtype="string") + \
         pd.Series(rng.integers(1, 7, n), dtype="int64").astype("string")
     collar = pd.Series(rng.integers(1000, 9999, n), dtype="int64").astype("string")
+    areas = np.array(sorted(config.codes("court_area")), dtype=object)
+    court_area = np.where(rng.random(n) < NO_COURT_AREA_SHARE, "", areas[rng.integers(0, len(areas), n)])
     created, modified, _ = audit(rng, reported, np.iinfo(np.int64).max, min_lag=60, max_lag=2 * HOUR)
     frame = pd.DataFrame({
         "crime_id": np.arange(1, n + 1, dtype=np.int64),
@@ -69,6 +72,7 @@ def _crime_table(rng, crimes, crime_no, horizon, config, bad) -> pd.DataFrame:
         "reporting_unit": pd.Series(unit, dtype="string"),
         "owning_team": team,
         "oic_collar": collar,
+        "court_area": pd.Series(court_area, dtype="string"),
         "offence_code": pd.Series(offence, dtype="string"),
         "da_marker": pd.Series(np.where(crimes["domestic_abuse"], "Y", "N"), dtype="string"),
         "hate_marker": pd.Series(np.where(crimes["hate_crime"], "Y", "N"), dtype="string"),
@@ -151,9 +155,12 @@ def _finalisation_table(rng, crime_no, events, horizon) -> pd.DataFrame:
 
 
 def victim_contact(rng, crimes, victims, events, horizon, config, bad) -> dict[str, pd.DataFrame]:
+    """The contact log: every contact with its method, and the victim's choices (an agreed plan's
+    method in `channel` and days between updates in `update_interval`, typed as text: now and
+    then "2 weeks")."""
     contact_types = native_codes(config, "contact_type")
     responses = native_codes(config, "vps_response")
-    channels = np.array(list(config.codes("channel")), dtype=object)
+    channels = native_codes(config, "channel")
     rows = with_audit(rng, events[events["system"] == "VCL"], horizon, min_lag=60, max_lag=8 * HOUR)
     k = len(rows)
     kind = rows["event_type"]
@@ -172,14 +179,22 @@ def victim_contact(rng, crimes, victims, events, horizon, config, bad) -> dict[s
                                    dtype="Int64").where(rows["victim"].to_numpy() >= 0),
         "contact_type": contact_type.to_numpy(),
         "vps_response": kind.map(responses).astype("string").to_numpy(),
-        "channel": channels[rng.choice(len(channels), k, p=[0.3, 0.3, 0.15, 0.2, 0.05])],
+        "channel": rows["channel"].map(channels).astype("string").to_numpy(),
         "staff_no": pd.Series(rng.integers(10000, 99999, k), dtype="int64").astype("string"),
+        "update_interval": pd.Series(rows["interval"].to_numpy(), dtype="int64").astype("string")
+                             .where((kind == "CONTACT_AGREED").to_numpy()).to_numpy(),
         "contacted_at": utc_text(at),
         "created_at": utc_text(rows["created"].to_numpy()),
         "modified_at": utc_text(rows["modified"].to_numpy()),
-    }).astype({"contact_type": "string", "vps_response": "string", "channel": "string"})
+    }).astype({"contact_type": "string", "vps_response": "string", "channel": "string",
+               "update_interval": "string"})
     record_bad(bad, "victim_contact", "contacts", contacts.loc[before, "contact_id"], "before_report")
     free = ~np.isin(np.arange(k), before)
+    agreements = free & (kind == "CONTACT_AGREED").to_numpy()
+    typed = pick_rows(rng, agreements, BAD_CODE_SHARE * agreements.sum() / max(k, 1))
+    contacts.loc[typed, "update_interval"] = "2 weeks"
+    record_bad(bad, "victim_contact", "contacts", contacts.loc[typed, "contact_id"], "bad_interval")
+    free[typed] = False
     unknown = pick_rows(rng, free, BAD_CODE_SHARE)
     contacts.loc[unknown, ["contact_type", "vps_response"]] = ["CBK", pd.NA]
     record_bad(bad, "victim_contact", "contacts", contacts.loc[unknown, "contact_id"], "unknown_code")
@@ -229,6 +244,7 @@ def victim_support(rng, crimes, victims, events, horizon, config, bad) -> dict[s
 def witness_care(rng, crimes, victims, events, horizon, config, bad) -> dict[str, pd.DataFrame]:
     update_types = native_codes(config, "update_type")
     results = native_codes(config, "court_result")
+    methods = native_codes(config, "contact_method")
     rows = partner_drop(rng, events, "WCU", horizon)
     victim = rows["victim"].to_numpy()
     has_victim = victim >= 0
@@ -241,12 +257,13 @@ def witness_care(rng, crimes, victims, events, horizon, config, bad) -> dict[str
                                   dtype="string").where(has_victim, ""),
         "Update Type": rows["event_type"].map(update_types).astype("string"),
         "Court Result": rows["court"].map(results).astype("string").fillna(""),
+        "Contact Method": rows["channel"].map(methods).astype("string").fillna(""),
         "Event Date": local_text(rows["at"].to_numpy()),
         "Last Modified": local_text(rows["last_updated"].to_numpy()),
         "source_file": "wcu_" + rows["file_day"] + rows["redelivery"] + ".xlsx",
     })
     unknown = pick_rows(rng, np.ones(len(frame), dtype=bool), BAD_CODE_SHARE)
-    frame.loc[unknown, ["Update Type", "Court Result"]] = ["Special measures", ""]
+    frame.loc[unknown, ["Update Type", "Court Result", "Contact Method"]] = ["Special measures", "", ""]
     record_bad(bad, "witness_care", "WCU Updates", frame.loc[unknown, "WCU ID"], "unknown_code")
     frame = duplicate_rows(rng, frame, bad, "witness_care", "WCU Updates", "WCU ID")
     return {"WCU Updates": frame}

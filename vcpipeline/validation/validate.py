@@ -138,6 +138,9 @@ def _referenced_columns(suite: Mapping[str, Any]) -> set[str]:
     columns.update(derive.get("repeat_key", []))
     if "crime_ref" in derive:
         columns.add(derive["crime_ref"])
+    columns.update(derive.get("victim", {}).values())
+    for spec in derive.get("on_event_type", {}).values():
+        columns.update((spec["column"], "event_type"))
     return columns
 
 
@@ -196,6 +199,35 @@ def _crime_lookup(values: pd.Series, known_crime_refs: Collection[str] | None,
     return known_flags, reported
 
 
+VICTIM_KEY_SEPARATOR = "\x1f"
+
+
+def victim_keys(crime_refs: pd.Series, victim_ids: pd.Series) -> pd.Series:
+    """One text key per (crime_ref, victim_id): a victim is a victim *of a crime*."""
+    return (crime_refs.astype("string").fillna("") + VICTIM_KEY_SEPARATOR
+            + victim_ids.astype("string").fillna(""))
+
+
+def _victim_lookup(refs: pd.Series, victims: pd.Series, known_victims: pd.DataFrame | None) -> pd.Series:
+    """Per row: is its named victim a victim of its crime (<NA>: no victim named, i.e. the event
+    concerns every victim of the crime, or nothing is known: not checked)."""
+    flags = pd.Series(pd.NA, index=refs.index, dtype="boolean")
+    if known_victims is None:
+        return flags
+    keys = victim_keys(known_victims["crime_ref"], known_victims["victim_id"])
+    found = _positions(victim_keys(refs, victims), pd.Index(keys.unique(), dtype="string")) >= 0
+    return pd.Series(found, index=refs.index, dtype="boolean").mask(victims.isna())
+
+
+def _on_event_type(frame: pd.DataFrame, event_type: str, column: str) -> pd.Series:
+    """`column` on rows of `event_type`, missing elsewhere (RULES.md v2: a column is read and
+    validated only on the event type it belongs to); all missing when the column is absent."""
+    if column not in frame.columns or "event_type" not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    values = frame[column].astype("string")
+    return values.where((frame["event_type"].astype("string") == event_type).fillna(False))
+
+
 def _repeats(frame: pd.DataFrame, key: list[str]) -> pd.Series:
     """True for the second and later copies of a key in the batch; <NA> where the key is missing."""
     columns = [column for column in key if column in frame.columns]
@@ -212,6 +244,7 @@ def validation_frame(
     *,
     known_crime_refs: Collection[str] | None = None,
     crime_reported_at: pd.Series | None = None,
+    known_victims: pd.DataFrame | None = None,
     columns: Collection[str] = (),
 ) -> pd.DataFrame:
     """The frame GX validates: `columns` with "" as missing, plus the columns `derive` asks for.
@@ -219,7 +252,11 @@ def validation_frame(
     - `instants`: `<column>_utc`, the column parsed as a UTC instant (null if missing/unparseable);
     - `crime_ref`: `crime_ref_known` (is the crime in the batch or the warehouse) and
       `crime_reported_at_utc` (its report instant, when known);
-    - `repeat_key`: `repeat_of_earlier_row` (an earlier row of the batch has the same key).
+    - `repeat_key`: `repeat_of_earlier_row` (an earlier row of the batch has the same key);
+    - `victim` (`{"crime_ref": ..., "victim_id": ...}`): `victim_known`, is the named victim one
+      of `known_victims` (crime_ref, victim_id) — <NA> when none is named or none are given;
+    - `on_event_type` (`{name: {"event_type": ..., "column": ...}}`): `name`, the column's
+      value on rows of that event type, missing on others.
 
     The index is 0..n-1, so GX's failing indexes are row positions.
     """
@@ -236,6 +273,12 @@ def validation_frame(
             out[crime_ref], known_crime_refs, crime_reported_at)
     if derive.get("repeat_key"):
         out["repeat_of_earlier_row"] = _repeats(out, list(derive["repeat_key"]))
+    victim = derive.get("victim")
+    if victim and {victim["crime_ref"], victim["victim_id"]} <= set(out.columns):
+        out["victim_known"] = _victim_lookup(out[victim["crime_ref"]], out[victim["victim_id"]],
+                                             known_victims)
+    for name, spec in derive.get("on_event_type", {}).items():
+        out[name] = _on_event_type(out, spec["event_type"], spec["column"])
     return out
 
 
@@ -332,6 +375,7 @@ def validate_batch(
     known_crime_refs: Collection[str] | None = None,
     recent_volumes: Iterable[int] | None = None,
     crime_reported_at: pd.Series | None = None,
+    known_victims: pd.DataFrame | None = None,
     parameters: Mapping[str, Any] | None = None,
     suites_folder: Path | None = None,
 ) -> BatchValidation:
@@ -343,6 +387,8 @@ def validate_batch(
       warehouse's); rows whose crime is not among them fail. None = not checked.
     - `crime_reported_at`: report instants indexed by crime_ref (same origin); events before
       their crime's report fail. Its index also counts as known crime references.
+    - `known_victims`: (crime_ref, victim_id) rows of the victims that exist (this batch's and
+      the warehouse's); an event naming a victim not among its crime's fails. None = not checked.
     - `recent_volumes`: previous batches' row counts; the batch must fall in `volume_band`.
     - `parameters`: override suite parameters (e.g. `departments` from reference data).
 
@@ -355,7 +401,8 @@ def validate_batch(
     instant = _utc(now)
     vframe = validation_frame(
         frame, meta.get("derive", {}), known_crime_refs=known_crime_refs,
-        crime_reported_at=crime_reported_at, columns=_referenced_columns(suite_doc),
+        crime_reported_at=crime_reported_at, known_victims=known_victims,
+        columns=_referenced_columns(suite_doc),
     )
     row_ids = (frame[row_id].astype("string").fillna("").to_numpy(dtype=object)
                if row_id in frame.columns else np.arange(len(frame)).astype(str).astype(object))
