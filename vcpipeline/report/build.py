@@ -16,12 +16,11 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from vcpipeline.report import agreed_method, charts
+from vcpipeline.report import agreed_method, charts, headline, owner_matrix, survey_section
 from vcpipeline.report.cells import (
     Cell,
     Table,
     count_cell,
-    data_value,
     header,
     rate_cell,
     row_header,
@@ -36,6 +35,7 @@ from vcpipeline.report.model import (
     ReportData,
     department_label,
 )
+from vcpipeline.report.wording import entity_label, source_label, team_label
 
 # One short "how measured" note per figure; docs/report.md says the same at length.
 HOW_MEASURED: dict[str, str] = {
@@ -71,8 +71,10 @@ HOW_MEASURED: dict[str, str] = {
         "the period was breached or met late."
     ),
     "teams": (
-        "Breached obligations due in the period by the crime's owning team (crimes.team); the ten "
-        "teams with the most breaches, ties by department and team name."
+        "Obligations due in the period by the crime's owning team (crimes.team): the ten teams with "
+        "the lowest compliance among those with at least {min_decided} decided obligations "
+        "(VCP_REPORT_TEAM_MIN_DECIDED), ties by more breaches. Ranked by rate, not by the number of "
+        "breaches, which would list only the largest teams."
     ),
     "survey": (
         "Reviewers' answers on the quarterly dip sample, design-weighted by department; 95% "
@@ -82,7 +84,17 @@ HOW_MEASURED: dict[str, str] = {
     ),
     "data_quality": (
         "Load batches whose interval ended in the period, by source system; quarantined rows by "
-        "the expectation they failed (a row failing several is counted under each)."
+        "the check they failed, in words (a row failing several is counted under each; the "
+        "CSV keeps each check's technical name in `reason`)."
+    ),
+    "owner_rule": (
+        "Each obligation under its owner (RULES.md v2), for each entitlement: met on time of "
+        "decided (met on time, met late, breached). The lowest cell of each entitlement is marked "
+        "among owners with at least {min_decided} decided obligations (VCP_REPORT_CELL_MIN_DECIDED)."
+    ),
+    "compare": (
+        "Automated: every obligation due in the period (Q1: every victim of a crime reported in "
+        "it). Survey: reviewers' answers on the quarter's dip sample, design-weighted."
     ),
 }
 
@@ -178,62 +190,19 @@ def victims_table(data: ReportData) -> Table:
 
 
 def teams_table(data: ReportData) -> Table:
-    table = Table("t-teams", "Teams with the most breached obligations",
-                  [header("Rank"), header("Department"), header("Team"), header("Breached"), header("Due"),
-                   header("Compliance")])
+    table = Table("t-teams", "Teams with the lowest compliance (teams with enough decided obligations)",
+                  [header("Rank"), header("Team"), header("Compliance"), header("Breached"),
+                   header("Met late"), header("Decided"), header("Due")])
     for rank, (_, row) in enumerate(data.teams.iterrows(), start=1):
         key = f"{row['department']}/{row['team']}"
+        decided = int(row["met_on_time"] + row["met_late"] + row["breached"])
         table.rows.append([
-            Cell(str(rank), numeric=True), Cell(department_label(str(row["department"]))),
-            row_header(str(row["team"])),
-            count_cell(f"teams:{key}:breached", row["breached"]),
-            count_cell(f"teams:{key}:due", row["due"]),
+            Cell(str(rank), numeric=True), row_header(team_label(str(row["department"]), str(row["team"]))),
             rate_cell(f"teams:{key}:{RATE_COLUMN}", row[RATE_COLUMN]),
-        ])
-    return table
-
-
-def survey_table(data: ReportData) -> Table | None:
-    """The board paper's "Latest Victims Code Survey Results", with its uncertainty."""
-    if data.survey is None or data.survey.empty:
-        return None
-    from vcpipeline.sampling.questions import QUESTIONS
-    from vcpipeline.sampling.results import FORCE, board_table
-
-    named = data.survey.assign(domain=[d if d == FORCE else department_label(d) for d in data.survey["domain"]])
-    spread = dict(zip([q.id for q in QUESTIONS], board_table(named)["Departments"], strict=True))
-    force = data.survey[data.survey["domain"] == FORCE].set_index("question")
-    table = Table("t-survey", f"Latest Victims Code survey results, dip sample {data.survey_quarter}",
-                  [header("Question"), header("Result"), header("95% CI lower"), header("95% CI upper"),
-                   header("Previous quarter"), header("Change (points)"), header("Significant change?"),
-                   header("Answered (Yes + No)"), header("Departments (lowest – highest)"),
-                   header("Agreement with automated findings"), header("Cohen's kappa")])
-    for question in QUESTIONS:
-        if question.id not in force.index:
-            continue
-        row = force.loc[question.id]
-        key = f"survey:{question.id}"
-        change = row["change"]
-        significant = bool(row["significant"])
-        p_value = row["p_value"]
-        verdict = "n/a" if _is_missing(change) else (
-            ("Yes" if significant else "No") + ("" if _is_missing(p_value) else f" (p = {p_value:.3f})"))
-        table.rows.append([
-            row_header(f"{question.id} {question.text}"),
-            rate_cell(f"{key}:estimate", row["estimate"], 0, missing="No data"),
-            rate_cell(f"{key}:ci_lower", row["ci_lower"], 0),
-            rate_cell(f"{key}:ci_upper", row["ci_upper"], 0),
-            rate_cell(f"{key}:previous_estimate", row["previous_estimate"], 0),
-            Cell("n/a" if _is_missing(change) else f"{100 * change:+.0f}", figure=f"{key}:change",
-                 value=data_value(change), numeric=True),
-            Cell(verdict, figure=f"{key}:significant", value=data_value(significant)),
-            count_cell(f"{key}:applicable", row["applicable"]),
-            Cell(str(spread.get(question.id, "")) or "–"),
-            Cell("n/a" if _is_missing(row["percent_agreement"]) else f"{row['percent_agreement']:.0f}%",
-                 figure=f"{key}:percent_agreement", value=data_value(row["percent_agreement"]),
-                 numeric=True),
-            Cell("n/a" if _is_missing(row["kappa"]) else f"{row['kappa']:.2f}", figure=f"{key}:kappa",
-                 value=data_value(row["kappa"]), numeric=True),
+            count_cell(f"teams:{key}:breached", row["breached"]),
+            count_cell(f"teams:{key}:met_late", row["met_late"]),
+            count_cell(f"teams:{key}:decided", decided),
+            count_cell(f"teams:{key}:due", row["due"]),
         ])
     return table
 
@@ -249,18 +218,18 @@ def loads_table(data: ReportData) -> Table:
                   [header("Source system"), *(header(text) for text in LOAD_HEADERS.values())])
     for _, row in data.loads.iterrows():
         key = str(row["source_system"])
-        table.rows.append([row_header(key),
+        table.rows.append([row_header(source_label(key)),
                            *(count_cell(f"loads:{key}:{name}", row[name]) for name in LOAD_HEADERS)])
     return table
 
 
 def quarantine_table(data: ReportData) -> Table:
-    table = Table("t-quarantine", "Quarantined rows by failed expectation",
-                  [header("Source system"), header("Entity"), header("Failed expectation"), header("Rows")])
+    table = Table("t-quarantine", "Quarantined rows by the check they failed",
+                  [header("Source system"), header("Rows of"), header("What failed"), header("Rows")])
     for _, row in data.quarantine.iterrows():
         key = f"{row['source_system']}/{row['entity']}/{row['reason']}"
-        table.rows.append([Cell(str(row["source_system"])), Cell(str(row["entity"])),
-                           row_header(str(row["reason"])), count_cell(f"quarantine:{key}:rows", row["rows"])])
+        table.rows.append([Cell(source_label(str(row["source_system"]))), Cell(entity_label(str(row["entity"]))),
+                           row_header(str(row["what_failed"])), count_cell(f"quarantine:{key}:rows", row["rows"])])
     return table
 
 
@@ -295,9 +264,12 @@ def _instant_text(value: Any) -> str:
 
 def render_report(data: ReportData) -> str:
     """The report page for one period (see the module docstring)."""
+    from vcpipeline.report.commentary import render_commentary
+    from vcpipeline.report.data import team_min_decided
+
     overall = data.overall.iloc[0]
     force_victims = data.victims.set_index("department")
-    headline = [
+    key_figures = [
         ("Obligations due", count_cell("overall:ALL:due", overall["due"])),
         ("Compliance", rate_cell(f"overall:ALL:{RATE_COLUMN}", overall[RATE_COLUMN])),
         ("Breached", count_cell("overall:ALL:breached", overall["breached"])),
@@ -314,8 +286,10 @@ def render_report(data: ReportData) -> str:
         "title": f"Victims Code compliance: {data.period.label}",
         "generated": _instant_text(pd.Timestamp(data.generated_at)),
         "evaluated": _instant_text(data.evaluated_as_of),
-        "headline": headline,
-        "how": HOW_MEASURED,
+        "headline": key_figures,
+        "how": {**HOW_MEASURED,
+                "teams": HOW_MEASURED["teams"].format(min_decided=team_min_decided()),
+                "owner_rule": HOW_MEASURED["owner_rule"].format(min_decided=owner_matrix.cell_min_decided())},
         "rule_chart": charts.bar_chart("c-rule", "Compliance by entitlement",
                                        _bars(data.by_rule, "rule", rule_label)),
         "rule_table": compliance_table("by_rule", data.by_rule, "rule", "Compliance by entitlement "
@@ -337,7 +311,13 @@ def render_report(data: ReportData) -> str:
                                            _enhanced_bars(data)),
         "enhanced_table": enhanced_table(data),
         "teams_table": teams_table(data),
-        "survey_table": survey_table(data),
+        "survey_table": survey_section.survey_table(data),
+        "headline_table": headline.headline_table(data),
+        "why_differ": headline.WHY_THEY_DIFFER,
+        "owner_rule_table": owner_matrix.owner_rule_table(data),
+        "comparison_table": survey_section.comparison_table(data),
+        "commentary": None if data.commentary is None else render_commentary(data.commentary),
+        "as_of_iso": "" if data.evaluated_as_of is None else pd.Timestamp(data.evaluated_as_of).isoformat(),
         "loads_table": loads_table(data),
         "quarantine_table": quarantine_table(data),
     }

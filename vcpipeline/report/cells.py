@@ -25,6 +25,13 @@ class Cell:
     numeric: bool = False
     # "n of N" under a share: the two counts it is computed from, each a figure of its own.
     n_of: tuple[Cell, Cell] | None = None
+    note: str | None = None  # a small line under the figure, in words
+    # ...or made of figures (an interval: lower – upper), each a figure of its own
+    note_parts: tuple[Cell, ...] = ()
+    note_prefix: str = ""
+    prose: bool = False  # a sentence, not a figure: wraps at the table's width
+    css: str | None = None  # an extra class (e.g. "lowest")
+    marker: str | None = None  # words beside the figure that say what a highlight means
 
 
 @dataclass

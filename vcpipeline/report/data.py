@@ -11,6 +11,7 @@ team), data quality from `load_batches` and `quarantine`, the survey from `surve
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,12 +24,14 @@ from vcpipeline.report.model import (
     AGREED_COLUMNS,
     ALL,
     COUNT_COLUMNS,
+    RATE_COLUMN,
     RULES,
     ReportData,
     with_agreed_rate,
     with_rate,
 )
 from vcpipeline.report.periods import Period
+from vcpipeline.report.wording import check_words
 from vcpipeline.rules.summaries import victim_compliance_rate
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
@@ -43,6 +46,7 @@ from vcpipeline.warehouse.schema import (
 )
 
 TOP_TEAMS = 10
+DEFAULT_TEAM_MIN_DECIDED = 30
 NO_TEAM = "(no team recorded)"
 
 
@@ -166,46 +170,60 @@ def due_at_bounds(period: Period) -> tuple[datetime, datetime]:
     return low.to_pydatetime(), high.to_pydatetime()
 
 
-def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS) -> pd.DataFrame:
-    """The `top` teams by breached obligations due in the period (obligations × crimes.team).
+def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS,
+               min_decided: int | None = None) -> pd.DataFrame:
+    """The `top` teams with the lowest compliance among those with at least `min_decided`
+    decided obligations due in the period (`team_min_decided()` by default), by the crime's
+    owning team (obligations × crimes.team: the summaries have no team).
 
-    Two steps, because the summaries have no team: rank teams on the breached obligations only
-    (the `status, due_at` index finds them, a few percent of the period), then count every
-    obligation of just those teams' crimes. Ranking on all of the period's obligations costs a
-    join of millions of rows at a force's scale; this costs the breaches plus the top teams.
+    Ranked by rate, not by the number of breaches: a count ranks the largest teams first
+    whatever their record. Ties go to the team with more breaches, then by name. The counts
+    stay beside the rate, so a small team's figure reads as the few obligations it is.
     """
+    minimum = team_min_decided() if min_decided is None else min_decided
     low, high = due_at_bounds(period)
     in_period = sa.and_(obligations.c.due_at > low, obligations.c.due_at <= high)
     team = sa.func.coalesce(crimes.c.team, NO_TEAM).label("team")
-    joined = obligations.outerjoin(crimes, crimes.c.crime_ref == obligations.c.crime_ref)
-    breached = sa.func.count().label("breached")
-    ranked = read_frame(conn, sa.select(obligations.c.department, team, breached)
-                        .select_from(joined)
-                        .where(obligations.c.status == "BREACHED", in_period)
-                        .group_by(obligations.c.department, team)
-                        .order_by(breached.desc(), obligations.c.department, team)
-                        .limit(top))
-    columns = ["department", "team", *COUNT_COLUMNS]
-    if ranked.empty:
-        return with_rate(pd.DataFrame({name: pd.Series([], dtype="str" if name in ("department", "team")
-                                                        else "int64") for name in columns}))
-    ranked = ranked.astype({"department": "str", "team": "str"})
-    teams = sorted(set(ranked["team"]) - {NO_TEAM})
-    chosen = [crimes.c.team.in_(teams)] + ([crimes.c.team.is_(None)] if NO_TEAM in set(ranked["team"]) else [])
     status = obligations.c.status
     counted = read_frame(conn, sa.select(
         obligations.c.department, team, sa.func.count().label("due"),
         *(sa.func.sum(sa.case((status == code, 1), else_=0)).label(name)
           for name, code in (("met_on_time", "MET"), ("met_late", "MET_LATE"),
                              ("breached", "BREACHED"), ("pending", "PENDING"), ("waived", "WAIVED"))))
-        .select_from(obligations.join(crimes, crimes.c.crime_ref == obligations.c.crime_ref))
-        # The IN (not just the join) lets SQLite walk the obligations' primary key from those
-        # crimes rather than the whole period's due_at index.
-        .where(obligations.c.crime_ref.in_(sa.select(crimes.c.crime_ref).where(sa.or_(*chosen))), in_period)
+        .select_from(obligations.outerjoin(crimes, crimes.c.crime_ref == obligations.c.crime_ref))
+        .where(in_period)
         .group_by(obligations.c.department, team))
-    counted = counted.astype({"department": "str", "team": "str"})
-    order = ranked[["department", "team"]].reset_index(drop=True)
-    return with_rate(order.merge(counted, on=["department", "team"], how="left", validate="one_to_one")[columns])
+    columns = ["department", "team", *COUNT_COLUMNS]
+    if counted.empty:
+        return with_rate(pd.DataFrame({name: pd.Series([], dtype="str" if name in ("department", "team")
+                                                        else "int64") for name in columns}))
+    counted = with_rate(counted.astype({"department": "str", "team": "str"})[columns])
+    decided = counted["met_on_time"] + counted["met_late"] + counted["breached"]
+    eligible = counted[(decided >= minimum) & (counted["team"] != NO_TEAM)]
+    ranked = eligible.sort_values([RATE_COLUMN, "breached", "department", "team"],
+                                  ascending=[True, False, True, True], ignore_index=True)
+    return ranked.head(top)
+
+
+def team_min_decided() -> int:
+    """The fewest decided obligations a team needs to be ranked (`VCP_REPORT_TEAM_MIN_DECIDED`,
+    default 30): below it one breach swings the rate by several points."""
+    raw = os.environ.get("VCP_REPORT_TEAM_MIN_DECIDED", "").strip()
+    if not raw:
+        return DEFAULT_TEAM_MIN_DECIDED
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"VCP_REPORT_TEAM_MIN_DECIDED must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"VCP_REPORT_TEAM_MIN_DECIDED must be at least 1, not {value}")
+    return value
+
+
+def read_by_owner_and_rule(conn: sa.Connection, period: Period) -> pd.DataFrame:
+    """Owner × entitlement (RULES.md v2: compliance by department counts obligations by owner):
+    where the paper's 33% (response officers) vs 100% (Force Contact) needs assessment shows."""
+    return _grouped(conn, period, "owner", "rule")
 
 
 def _batch_window(period: Period) -> Any:
@@ -232,7 +250,8 @@ def read_loads(conn: sa.Connection, period: Period) -> pd.DataFrame:
 
 
 def read_quarantine(conn: sa.Connection, period: Period) -> pd.DataFrame:
-    """Quarantined rows of the period's batches by source, entity and failed expectation."""
+    """Quarantined rows of the period's batches by source, entity and failed expectation, with
+    what failed in plain words (`what_failed`)."""
     query = (sa.select(quarantine.c.source_system, quarantine.c.entity, quarantine.c.reasons,
                        sa.func.count().label("rows"))
              .select_from(quarantine.join(load_batches, load_batches.c.batch_id == quarantine.c.batch_id))
@@ -242,15 +261,16 @@ def read_quarantine(conn: sa.Connection, period: Period) -> pd.DataFrame:
     columns = ["source_system", "entity", "reason", "rows"]
     if frame.empty:
         return pd.DataFrame({name: pd.Series([], dtype="int64" if name == "rows" else "str")
-                             for name in columns})
+                             for name in [*columns, "what_failed"]})
     frame = frame.astype({"source_system": "str", "entity": "str", "reasons": "str", "rows": "int64"})
     frame["reason"] = frame["reasons"].str.split(";")
     exploded = frame.explode("reason")
     exploded["reason"] = exploded["reason"].str.strip()
     exploded = exploded[exploded["reason"] != ""]
     grouped = exploded.groupby(["source_system", "entity", "reason"], as_index=False)["rows"].sum()
-    return grouped.sort_values(["rows", "source_system", "entity", "reason"],
-                               ascending=[False, True, True, True], ignore_index=True)[columns]
+    grouped = grouped.sort_values(["rows", "source_system", "entity", "reason"],
+                                  ascending=[False, True, True, True], ignore_index=True)[columns]
+    return grouped.assign(what_failed=grouped["reason"].map(check_words))
 
 
 def read_evaluated_as_of(conn: sa.Connection) -> datetime | None:
@@ -273,6 +293,9 @@ def read_report_data(conn: sa.Connection, period: Period, generated_at: datetime
         generated_at=generated_at or datetime.now(UTC),
         evaluated_as_of=read_evaluated_as_of(conn),
         overall=read_overall(conn, period),
+        previous_overall=read_overall(conn, period.previous),
+        previous_victims=read_victims(conn, period.previous),
+        by_owner_and_rule=read_by_owner_and_rule(conn, period),
         by_rule=read_by_rule(conn, period),
         by_department=read_by_department(conn, period),
         by_owner=read_by_owner(conn, period),

@@ -11,6 +11,7 @@ source name from a source system starting with `=`) is written with a leading `'
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -29,15 +30,33 @@ def data_folder_name(stem: str) -> str:
     return f"{stem}-data"
 
 
+def _sections(data: ReportData) -> list[str]:
+    """The built-in sections, then the hooked ones (`ReportData.extra_sections`) with a frame."""
+    extra = [s.key for s in data.extra_sections if getattr(s, "frame", None) is not None]
+    return [*SECTIONS, "owner_rule", "headline", *extra]
+
+
 def export_names(stem: str, data: ReportData) -> tuple[str, ...]:
     """The relative paths the export writes (links for the page), in section order."""
     return tuple(f"{data_folder_name(stem)}/{section}.{fmt}"
-                 for section in SECTIONS if section_frame(data, section) is not None for fmt in FORMATS)
+                 for section in _sections(data) if section_frame(data, section) is not None for fmt in FORMATS)
+
+
+def _frame_of(data: ReportData, section: str) -> pd.DataFrame | None:
+    if section == "owner_rule":
+        return data.by_owner_and_rule
+    if section == "headline":
+        from vcpipeline.report.headline import headline_rows
+
+        return headline_rows(data)
+    if section in SECTIONS:
+        return getattr(data, section)
+    return next((s.frame for s in data.extra_sections if s.key == section), None)
 
 
 def section_frame(data: ReportData, section: str) -> pd.DataFrame | None:
     """A section's frame with the period first; None for a section without data (no survey)."""
-    frame = getattr(data, section)
+    frame = _frame_of(data, section)
     if frame is None:
         return None
     frame = frame.reset_index(drop=True).copy()
@@ -55,11 +74,18 @@ def _replace(path: Path, write) -> None:
 
 
 def export_tables(data: ReportData, folder: Path, stem: str) -> list[Path]:
-    """Write every section's CSV and Parquet under `folder/<stem>-data/`; the paths written."""
-    target = folder / data_folder_name(stem)
-    target.mkdir(parents=True, exist_ok=True)
+    """Write every section's CSV and Parquet under `folder/<stem>-data/`; the paths written.
+
+    The folder is rebuilt whole: written beside it, then swapped in, so a file of an earlier
+    build (a section since dropped, a survey since withdrawn) never outlives the page that
+    linked it, and a reader sees the old folder or the new one, never a mixture.
+    """
+    final = folder / data_folder_name(stem)
+    target = folder / f".{data_folder_name(stem)}.new"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
     written: list[Path] = []
-    for section in SECTIONS:
+    for section in _sections(data):
         frame = section_frame(data, section)
         if frame is None:
             continue
@@ -67,5 +93,11 @@ def export_tables(data: ReportData, folder: Path, stem: str) -> list[Path]:
         csv_path, parquet_path = target / f"{section}.csv", target / f"{section}.parquet"
         _replace(csv_path, lambda p, f=frame: f.to_csv(p, index=False, lineterminator="\n"))
         _replace(parquet_path, lambda p, f=frame: f.to_parquet(p, index=False))
-        written += [csv_path, parquet_path]
+        written += [final / csv_path.name, final / parquet_path.name]
+    old = folder / f".{data_folder_name(stem)}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(target, final)
+    shutil.rmtree(old, ignore_errors=True)
     return written

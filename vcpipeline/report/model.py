@@ -108,3 +108,12 @@ class ReportData:
     quarantine: pd.DataFrame                # source_system, entity, reason, rows
     data_docs_href: str = "../data_docs/index.html"
     exports: tuple[str, ...] = field(default_factory=tuple)  # relative links to exported files
+    previous_overall: pd.DataFrame | None = None    # `overall` of the period before (same kind)
+    previous_victims: pd.DataFrame | None = None    # `victims` of the period before
+    by_owner_and_rule: pd.DataFrame | None = None   # owner, rule, COUNT_COLUMNS, compliance_rate
+    commentary: str | None = None           # the performance lead's Markdown for the period (source)
+    commentary_file: str | None = None      # where that Markdown is read from (shown when missing)
+    # Hooks for sections built elsewhere (attrition, breakdowns with disclosure control): each a
+    # `report.sections.Section`, rendered in order after the survey comparison and exported as
+    # `<stem>-data/<section.key>.csv|.parquet` when it carries a frame.
+    extra_sections: tuple = field(default_factory=tuple)

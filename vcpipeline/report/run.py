@@ -50,6 +50,11 @@ def build_period_report(warehouse_url: str | None, period: str, out_dir: Path | 
     finally:
         engine.dispose()
     stem = report_stem(parsed)
+    from vcpipeline.report.commentary import commentary_path, read_commentary
+
+    commentary_file = commentary_path(folder, parsed.name)
+    data = replace(data, commentary=read_commentary(folder, parsed.name),
+                   commentary_file=_shown_path(commentary_file, folder))
     data = replace(data, exports=export_names(stem, data))
     export_tables(data, folder, stem)
     page = folder / f"{stem}.html"
@@ -58,6 +63,14 @@ def build_period_report(warehouse_url: str | None, period: str, out_dir: Path | 
     os.replace(staging, page)
     write_index(folder)
     return page
+
+
+def _shown_path(path: Path, folder: Path) -> str:
+    """The commentary file as the page names it: relative to the report folder when inside it."""
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def list_reports(folder: Path) -> list[tuple[str, str]]:
