@@ -694,7 +694,7 @@ def run_source_batch(
     for note in result.notes:
         log.warning("source %s batch %s: %s", config.name, result.batch_id, note)
     if data_docs is not None:
-        _data_docs(validated, data_docs / config.name, result.batch_id)
+        _data_docs(validated, data_docs, config.name, result.batch_id)
     if not validated.loadable:
         result.status = "failed"
         result.failures = list(validated.failures)
@@ -747,7 +747,7 @@ def _record_failure(engine: Engine, system: str, start: datetime, end: datetime,
         log.exception("could not record the failure of %s's batch", system)
 
 
-def _data_docs(validated: ValidatedBatch, folder: Path, batch_id: str) -> None:
+def _data_docs(validated: ValidatedBatch, site: Path, source: str, batch_id: str) -> None:
     """The batch's validations as offline Data Docs (a failure to build them never fails a load)."""
     from vcpipeline.validation.docs import build_data_docs
 
@@ -755,6 +755,7 @@ def _data_docs(validated: ValidatedBatch, folder: Path, batch_id: str) -> None:
     if not validations:
         return
     try:
-        build_data_docs(validations, folder, run_name=batch_id.replace(":", "_"))
+        # One folder per source, one index of every source's nights at the top (site/index.html).
+        build_data_docs(validations, site / source, run_name=batch_id.replace(":", "_"), site_root=site)
     except Exception:  # documentation only
         log.exception("could not build Data Docs for %s", batch_id)

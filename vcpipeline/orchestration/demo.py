@@ -127,7 +127,7 @@ def run(first_night: date, nights: int, warehouse_url: str | None = None,
         airflow_env.apply(variables.variables_env(
             reviewers_email=REVIEWERS_EMAIL, sample_folder=(out / "sample").resolve(),
             returns_folder=(out / "sample" / "returns").resolve(),
-            data_docs_url=(out / "data_docs" / "index.html").resolve().as_uri(),
+            data_docs_url=variables.default_data_docs_url(),  # Data Docs in `make airflow`'s UI
         ))
         airflow_env.migrate_metadata_db()
         if not seeded:
@@ -285,7 +285,7 @@ def report(result: DemoResult) -> str:
         f"  warehouse:                        {result.warehouse_url}",
         f"  team leads loaded:                {result.teams_loaded}",
         f"  e-mail, {len(mails):>3} message(s):         {result.mail_dir}",
-        f"  validation Data Docs:             {result.out_dir / 'data_docs'}",
+        f"  validation Data Docs:             {result.out_dir / 'data_docs' / 'index.html'}",
     ]
     if result.quarter:
         lines += [
