@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from vcpipeline.alerts.digest import compose_data_engineering_digest, source_names_by_system
 from vcpipeline.alerts.run import run_alerts
 from vcpipeline.alerts.store import read_night_quarantine_reasons
+from vcpipeline.cli import main as cli_main
 from vcpipeline.orchestration.mailsink import message_text
 from vcpipeline.tasks.nightly import configured_sources
 
@@ -88,7 +90,8 @@ def test_the_digest_lists_the_nights_quarantine_reasons_by_count_and_the_command
     assert "file://" not in page and 'name="viewport"' in page
 
 
-def test_run_alerts_puts_the_nights_quarantine_reasons_from_the_warehouse_in_the_digest(engine, mail_sink, tmp_path):
+def test_run_alerts_puts_the_nights_quarantine_reasons_and_the_command_for_that_night_in_the_digest(
+        engine, migrated_warehouse, mail_sink, tmp_path, capsys):
     from vcpipeline.alerts.deliver import smtp_sender
     from vcpipeline.warehouse.load import quarantine_rows, start_batch
 
@@ -106,8 +109,10 @@ def test_run_alerts_puts_the_nights_quarantine_reasons_from_the_warehouse_in_the
     with engine.connect() as conn:
         counted = read_night_quarantine_reasons(conn, AS_OF)
     assert counted.to_dict("records") == [
-        {"source_system": "VCL", "reason": "expect_column_values_to_be_in_set(event_type)", "rows": 2},
-        {"source_system": "VCL", "reason": "expect_column_values_to_not_be_null(occurred_at)", "rows": 2},
+        {"source_system": "VCL", "batch_id": batch, "reason": "expect_column_values_to_be_in_set(event_type)",
+         "rows": 2},
+        {"source_system": "VCL", "batch_id": batch, "reason": "expect_column_values_to_not_be_null(occurred_at)",
+         "rows": 2},
     ]
     teams_file = tmp_path / "teams.csv"
     TEAMS.to_csv(teams_file, index=False)
@@ -117,4 +122,11 @@ def test_run_alerts_puts_the_nights_quarantine_reasons_from_the_warehouse_in_the
     sent = next(m for m in mail_sink.messages() if m["To"] == "data.engineering@force.example")
     text = message_text(sent)
     assert "- victim_contact: expect_column_values_to_be_in_set(event_type): 2" in text
-    assert "vcp quarantine list --source victim_contact" in text
+    command = f"vcp quarantine list --source victim_contact --batch {batch}"
+    assert command in text
+
+    capsys.readouterr()
+    assert cli_main([*command.split()[1:], "--url", migrated_warehouse]) == 0  # the command works
+    listed = capsys.readouterr().out
+    assert re.search(r"VCL\s+events\s+expect_column_values_to_be_in_set\(event_type\)\s+2\b", listed)
+    assert "occurred_at" in listed and not re.search(r"\b3\b", listed)  # the older night's row is not counted

@@ -35,9 +35,10 @@ def source_names_by_system(sources_file: Path | None = None) -> dict[str, str]:
     return {config.system: config.name for config in load_source_config(sources_file)}
 
 
-def quarantine_list_command(source: str) -> str:
-    """The command that lists a source's open quarantined rows by entity and reason."""
-    return f"vcp quarantine list --source {source}"
+def quarantine_list_command(source: str, batch_id: str | None = None) -> str:
+    """The command that lists a source's open quarantined rows (of one night's batch when
+    `batch_id` is given) by entity and reason."""
+    return f"vcp quarantine list --source {source}" + (f" --batch {batch_id}" if batch_id else "")
 
 
 def digest_message_key(as_of: pd.Timestamp) -> str:
@@ -68,8 +69,8 @@ def compose_data_engineering_digest(
     source default to rows_quarantined / rows_extracted. A source in `expected_sources` (names)
     with no batch counts as having delivered nothing. `source_names` maps system codes to
     source names (default: `sources.toml`); a code it does not know is shown as it is.
-    `quarantine_reasons` (source_system, reason, rows): the night's quarantined rows counted by
-    failed expectation, shown with the command that lists them.
+    `quarantine_reasons` (source_system, reason, rows; optionally batch_id): the night's
+    quarantined rows counted by failed expectation, shown with the command that lists them.
     """
     names = dict(source_names if source_names is not None else source_names_by_system())
     rows = _batch_rows(batches, quarantine_rates, names)
@@ -88,8 +89,8 @@ def compose_data_engineering_digest(
             {**row, "quarantine_rate": _share(row["quarantine_rate"])} for row in rows.to_dict("records")
         ],
         "quarantine_reasons": reasons.to_dict("records"),
-        "quarantine_commands": [quarantine_list_command(source)
-                                for source in reasons["source"].drop_duplicates()],
+        "quarantine_commands": [quarantine_list_command(source, batch or None) for source, batch
+                                in reasons.loc[:, ["source", "batch_id"]].drop_duplicates().itertuples(index=False)],
         "threshold": _share(threshold),
     }
     noun = "problem" if len(problems) == 1 else "problems"
@@ -151,14 +152,16 @@ def _problems(rows: pd.DataFrame, threshold: float, expected_sources: Iterable[s
 def _reason_rows(reasons: pd.DataFrame | None, names: Mapping[str, str]) -> pd.DataFrame:
     """The night's quarantined rows by source and failed expectation, most rows first."""
     if reasons is None or reasons.empty:
-        return pd.DataFrame({"source": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
-                             "rows": pd.Series([], dtype=int)})
+        return pd.DataFrame({"source": pd.Series([], dtype=str), "batch_id": pd.Series([], dtype=str),
+                             "reason": pd.Series([], dtype=str), "rows": pd.Series([], dtype=int)})
     frame = pd.DataFrame({
         "source": _source_names(reasons["source_system"], names),
+        "batch_id": (reasons["batch_id"].fillna("").astype(str) if "batch_id" in reasons.columns
+                     else pd.Series("", index=reasons.index)),
         "reason": reasons["reason"].astype(str),
         "rows": pd.to_numeric(reasons["rows"]).fillna(0).astype(int),
     })
-    frame = frame.groupby(["source", "reason"], as_index=False, sort=False)["rows"].sum()
+    frame = frame.groupby(["source", "batch_id", "reason"], as_index=False, sort=False)["rows"].sum()
     return frame.sort_values(["rows", "source", "reason"], ascending=[False, True, True], ignore_index=True)
 
 

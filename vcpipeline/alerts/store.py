@@ -104,14 +104,14 @@ def read_night_batches(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame
 
 
 def read_night_quarantine_reasons(conn: sa.Connection, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The night's quarantined rows (batches whose interval ends at `as_of`) counted by source
-    and failed expectation (source_system, reason, rows; a row counts once per reason)."""
-    select = (sa.select(quarantine.c.source_system, quarantine.c.reasons)
+    """The night's quarantined rows (batches whose interval ends at `as_of`) counted by source,
+    batch and failed expectation (source_system, batch_id, reason, rows; a row counts once per reason)."""
+    select = (sa.select(quarantine.c.source_system, quarantine.c.batch_id, quarantine.c.reasons)
               .join(load_batches, load_batches.c.batch_id == quarantine.c.batch_id)
               .where(load_batches.c.interval_end == utc_instant(as_of).to_pydatetime()))
     frame = read_frame(conn, select)
     reasons = frame.assign(reason=frame["reasons"].astype("string").str.split(";")).explode("reason")
-    return (reasons.groupby(["source_system", "reason"], sort=True).size()
+    return (reasons.groupby(["source_system", "batch_id", "reason"], sort=True).size()
             .rename("rows").reset_index())
 
 

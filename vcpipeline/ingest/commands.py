@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = quarantine.add_subparsers(dest="quarantine_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="open quarantined rows by source, entity and reason")
     listing.add_argument("--source", help="only this source (name in sources.toml)")
+    listing.add_argument("--batch", help="only this batch id (one source's night, as the digest names it)")
     listing.add_argument("--all", action="store_true", help="include rows already replayed")
     listing.add_argument("--url", help="warehouse URL")
     listing.set_defaults(func=run_list)
@@ -167,7 +168,8 @@ def run_list(args: argparse.Namespace) -> int:
     engine = _engine(_url(args))
     try:
         with engine.connect() as conn:
-            summary = quarantine_summary(conn, source_system=system, include_replayed=args.all)
+            summary = quarantine_summary(conn, source_system=system, include_replayed=args.all,
+                                         batch_id=args.batch)
     finally:
         engine.dispose()
     if summary.empty:

@@ -210,12 +210,15 @@ def _quarantine_ids(rows: pd.DataFrame, ids: dict[str, np.ndarray]) -> list[int]
 
 
 def quarantine_summary(conn: sa.Connection, *, source_system: str | None = None,
-                       include_replayed: bool = False) -> pd.DataFrame:
-    """Quarantined rows counted by source, entity and failed expectation (a row counts once per reason)."""
+                       include_replayed: bool = False, batch_id: str | None = None) -> pd.DataFrame:
+    """Quarantined rows counted by source, entity and failed expectation (a row counts once per
+    reason); of one batch (a source's night) when `batch_id` is given."""
     query = sa.select(quarantine.c.source_system, quarantine.c.entity, quarantine.c.reasons,
                       quarantine.c.replayed_at)
     if source_system is not None:
         query = query.where(quarantine.c.source_system == source_system)
+    if batch_id is not None:
+        query = query.where(quarantine.c.batch_id == batch_id)
     if not include_replayed:
         query = query.where(quarantine.c.replayed_at.is_(None))
     frame = read_frame(conn, query)
