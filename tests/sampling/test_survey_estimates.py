@@ -184,10 +184,14 @@ def test_change_from_or_to_0_or_100_percent_matches_pearsons_chi_square(yes_now,
     assert compare_quarters(now, before).significant == change.significant
 
 
-def test_one_yes_in_ten_against_none_is_not_a_significant_change():
-    now = estimate_proportion(*reviewed(A=["Yes"] + ["No"] * 9, B=["No"] * 10), SIZES)
-    before = estimate_proportion(*reviewed(A=["No"] * 10, B=["No"] * 10), SIZES)
-    assert before.variance == 0.0
+def test_a_quarter_at_zero_variance_does_not_make_a_tiny_change_significant():
+    # Now: A reviewed in full (1 Yes of 10), B 10 of 1,000 all No: R = 1/1010 with variance 0
+    # (every stratum is constant or whole). Before: 0% (variance 0). A Wald z-test divided by
+    # √(0 + 0) and called the 0.1-point change significant; the score test does not.
+    sizes = pd.Series({"A": 10, "B": 1000})
+    now = estimate_proportion(*reviewed(A=["Yes"] + ["No"] * 9, B=["No"] * 10), sizes)
+    before = estimate_proportion(*reviewed(A=["No"] * 10, B=["No"] * 10), sizes)
+    assert now.variance == before.variance == 0.0 and 0 < now.estimate < 0.01
     assert not compare_quarters(now, before).significant
 
 
