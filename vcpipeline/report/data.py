@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vcpipeline.calendar import start_of_local_day
+from vcpipeline.report.attrition import read_attrition
 from vcpipeline.report.model import (
     AGREED_COLUMNS,
     ALL,
@@ -309,5 +310,6 @@ def read_report_data(conn: sa.Connection, period: Period, generated_at: datetime
         loads=read_loads(conn, period),
         quarantine=read_quarantine(conn, period),
         data_docs_href=data_docs_href,
+        extra_sections=(read_attrition(conn, period),),
     )
 

@@ -87,6 +87,12 @@ AGREED_UPDATES_STOPPED = 0.04
 # by the investigating team.
 POST_CHARGE_BY_WITNESS_CARE = 0.9
 
+# --- attrition after late updates (synth.attrition) --------------------------------------------
+# Of crimes whose victim got an investigation update late or never before the outcome, the share
+# that end "victim does not support" (outcome 14/16) instead of another outcome without charge:
+# a modest link (a few points of 14/16) for the report's attrition section to find; 0 = none.
+ATTRITION_EFFECT = 0.08
+
 # --- how the rows reach the sources ---------------------------------------------------------
 # Share of rows that arrive late (2-10 days after they happened) or are corrected later.
 LATE_ROW_SHARE = 0.03

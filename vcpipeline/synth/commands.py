@@ -1,7 +1,7 @@
 """`vcp generate`: build the synthetic force's four source systems on disk.
 
     vcp generate [--out DIR] [--crimes N] [--start DATE --days N | --quarter 2026Q3]
-                 [--seed 42] [--tail-days 14] [--summary] [--summary-csv FILE]
+                 [--seed 42] [--tail-days 14] [--attrition-effect 0.08] [--summary] [--summary-csv FILE]
 
 Writes DIR/sources/*.db and DIR/landing/{victim_support,witness_care}/ (DIR defaults to the
 var folder), exactly where `sources.toml` looks. `--summary` prints the on-time rates measured
@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
     parser.add_argument("--tail-days", type=int, default=14,
                         help="days after the last report day at which the extract is taken")
+    parser.add_argument("--attrition-effect", type=float, default=None,
+                        help="share of crimes whose victim got an update late or never that end in outcome "
+                             "14/16 instead (0: no link; default the calibration's)")
     parser.add_argument("--summary", action="store_true",
                         help="print the measured on-time rates per department and rule")
     parser.add_argument("--summary-csv", type=Path, default=None,
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     root = args.out if args.out is not None else var_dir()
     configs = load_source_config(var=root)
-    spec = ForceSpec(crimes=args.crimes, start=start, days=days, seed=args.seed, tail_days=args.tail_days)
+    spec = ForceSpec(crimes=args.crimes, start=start, days=days, seed=args.seed, tail_days=args.tail_days,
+                     **({} if args.attrition_effect is None else {"attrition_effect": args.attrition_effect}))
     force = generate_force(spec, configs)
     write_force(force.native, configs)
     bad = force.bad_rows.groupby("kind").size()

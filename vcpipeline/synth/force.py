@@ -22,6 +22,8 @@ import pandas as pd
 
 from vcpipeline.calendar import LONDON
 from vcpipeline.sources.config import SourceConfig, load_source_config
+from vcpipeline.synth.attrition import carry_attrition
+from vcpipeline.synth.calibration import ATTRITION_EFFECT
 from vcpipeline.synth.crimes import crimes_and_victims
 from vcpipeline.synth.journey import journey
 from vcpipeline.synth.native import crime_recording, victim_contact, victim_support, witness_care
@@ -37,6 +39,9 @@ class ForceSpec:
     days: int = 92
     seed: int = 42
     tail_days: int = 14   # the extract is taken this many days after the last report day
+    # How often a crime whose victim got an update late or never ends in outcome 14/16 instead
+    # of another outcome without charge (`synth.attrition`; 0: no link).
+    attrition_effect: float = ATTRITION_EFFECT
 
     @property
     def window_start(self) -> pd.Timestamp:
@@ -73,6 +78,7 @@ def generate_force(spec: ForceSpec, configs: list[SourceConfig] | None = None) -
     crimes, victims = crimes_and_victims(rng, spec.crimes, seconds(spec.window_start), seconds(spec.window_end),
                                          deadlines)
     events = journey(rng, crimes, victims, deadlines, horizon)
+    events = carry_attrition(events, crimes, victims, deadlines, spec.attrition_effect, spec.seed)
     events = events[events["at"] <= horizon].reset_index(drop=True)
 
     bad: list[pd.DataFrame] = []
