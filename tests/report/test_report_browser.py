@@ -205,6 +205,92 @@ def test_report_prints_to_a_pdf(browser: Chromium, report_page: Path) -> None:
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
 
 
+# A4 less the report's 12 mm print margins, in CSS pixels (96 per inch): the box print lays out in.
+MM = 96 / 25.4
+A4_CONTENT = (round((210 - 2 * 12) * MM), round((297 - 2 * 12) * MM))
+BOXES = """(() => {
+  const page = document.documentElement.clientWidth;
+  const tables = [...document.querySelectorAll('table')].map(t => {
+    const wrap = t.closest('.table-wrap') || t.parentElement, box = t.getBoundingClientRect();
+    const cells = [...t.querySelectorAll('td')];
+    return {id: t.id, right: box.right, width: box.width, bottom: box.bottom + window.scrollY,
+            container: wrap.getBoundingClientRect().right, scrolls: wrap.scrollWidth > wrap.clientWidth,
+            smallest_font: Math.min(...cells.map(c => parseFloat(getComputedStyle(c).fontSize)), 99)};
+  });
+  return {page, document: document.documentElement.scrollWidth, tables};
+})()"""
+
+
+def layout(browser: Chromium, page: Path, width: int, media: str = "screen") -> dict:
+    """Every table's box at a viewport `width` (print media for the page's print layout)."""
+    browser.send("Emulation.setDeviceMetricsOverride",
+                 {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500}, session=True)
+    browser.send("Emulation.setEmulatedMedia", {"media": media}, session=True)
+    try:
+        browser.open(page.as_uri())
+        return browser.send("Runtime.evaluate", {"expression": BOXES, "returnByValue": True},
+                            session=True)["result"]["value"]
+    finally:
+        browser.send("Emulation.setEmulatedMedia", {"media": ""}, session=True)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1000, "height": 700, "deviceScaleFactor": 1, "mobile": False}, session=True)
+
+
+def clipped(boxes: dict) -> list[str]:
+    """Tables wider than their container or the page, or hidden behind a sideways scroll."""
+    return [f"{t['id']}: right {t['right']:.0f} > {min(t['container'], boxes['page']):.0f}"
+            + (" (scrolls)" if t["scrolls"] else "")
+            for t in boxes["tables"] if t["scrolls"] or t["right"] > min(t["container"], boxes["page"]) + 0.5]
+
+
+@pytest.mark.parametrize("width", [1440, 1280])
+def test_no_table_is_clipped_or_scrolls_sideways_on_a_desktop(browser: Chromium, report_page: Path,
+                                                              width: int) -> None:
+    boxes = layout(browser, report_page, width)
+    assert len(boxes["tables"]) >= 10
+    assert clipped(boxes) == []
+    assert boxes["document"] <= boxes["page"]
+
+
+def test_tables_read_as_labelled_rows_on_a_phone(browser: Chromium, report_page: Path) -> None:
+    boxes = layout(browser, report_page, 390)
+    assert clipped(boxes) == []
+    assert boxes["document"] <= boxes["page"]  # no sideways scroll of the whole page either
+    assert min(t["smallest_font"] for t in boxes["tables"]) >= 12  # readable, not shrunk to fit
+
+
+def test_no_table_is_wider_than_an_a4_page_and_the_survey_is_on_the_first(browser: Chromium,
+                                                                          report_page: Path) -> None:
+    width, height = A4_CONTENT
+    boxes = layout(browser, report_page, width, media="print")
+    assert clipped(boxes) == []
+    survey = next(t for t in boxes["tables"] if t["id"] == "t-survey")
+    assert survey["bottom"] <= height, "the survey table does not fit on the first A4 page"
+
+
+def test_the_printed_a4_pdf_carries_the_survey_s_right_hand_column_on_page_one(
+        browser: Chromium, report_page: Path, tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    browser.open(report_page.as_uri())
+    pdf = base64.b64decode(browser.send("Page.printToPDF", {"preferCSSPageSize": True}, session=True)["data"])
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(tmp_path / "report.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "Latest Victims Code survey results" in first
+    assert "kappa" in first and "Q9" in first  # the last column and the last row, on page one
+
+
+def test_harness_sees_a_clipped_table(browser: Chromium, tmp_path: Path) -> None:
+    page = tmp_path / "wide.html"
+    page.write_text('<!DOCTYPE html><title>x</title><div class="table-wrap" style="overflow-x:auto">'
+                    '<table id="wide"><tr>' + "<td>wide&nbsp;cell&nbsp;text</td>" * 40 + "</tr></table></div>",
+                    encoding="utf-8")
+    assert clipped(layout(browser, page, 1440)) != []
+
+
 def test_harness_sees_console_errors_and_broken_resources(browser: Chromium, tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text('<!DOCTYPE html><title>x</title><img src="missing.png" alt="">'
