@@ -13,9 +13,6 @@ that cannot be read (`watermark_unreadable(column)`). Such a row is quarantined 
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -36,8 +33,6 @@ from vcpipeline.sources.readers import (
     sql_row_counts,
 )
 
-log = logging.getLogger(__name__)
-
 KINDS: tuple[str, ...] = ("crimes", "victims", "events")
 NATIVE_TABLE = "_native_table"
 NATIVE_POSITION = "_native_position"
@@ -49,29 +44,6 @@ WATERMARK_UNREADABLE = "watermark_unreadable"
 def native_suite(config: SourceConfig, table: str) -> str:
     """The expectation suite of a native table: `witness_care.wcu_updates` for `WCU Updates`."""
     return f"{config.name}.{re.sub(r'[^0-9a-z]+', '_', table.lower()).strip('_')}"
-
-
-def _under_airflow() -> bool:
-    """Inside a running Airflow task (its runner exports the task's context variables)."""
-    return bool(os.environ.get("AIRFLOW_CTX_DAG_ID"))
-
-
-def resolve_connection(config: SourceConfig) -> SourceConfig:
-    """The config with its `airflow_conn_id` connection's URL, when running under Airflow and the
-    connection exists; otherwise the config's own connection (local runs, tests, `vcp ingest`)."""
-    if config.kind != "sql" or not config.airflow_conn_id or not _under_airflow():
-        return config
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from vcpipeline.orchestration.connections import sqlalchemy_url
-
-    try:
-        conn = BaseHook.get_connection(config.airflow_conn_id)
-    except AirflowNotFoundException:
-        return config
-    log.info("source %s: using Airflow connection %s", config.name, config.airflow_conn_id)
-    return dataclasses.replace(config, connection=sqlalchemy_url(conn))
 
 
 def read_native(config: SourceConfig, window: ExtractionWindow | None,

@@ -52,7 +52,6 @@ from vcpipeline.ingest.extract import (
     native_suite,
     native_watermark,
     read_native,
-    resolve_connection,
     screen_identifiers,
     source_count_mismatches,
 )
@@ -648,13 +647,14 @@ def run_source_batch(
     Returns the result with status `succeeded` or `failed` (batch-level validation failure:
     nothing loaded, the batch row says why). An error while reading or loading rolls the whole
     batch back, is recorded on the batch row, and is raised. `configs` (all sources) lets a crime-recording
-    batch replay other sources' rows that waited for its crimes.
+    batch replay other sources' rows that waited for its crimes. `config` says where the source
+    lives as the caller resolved it (the nightly task: its Airflow connection); ingest never asks
+    Airflow.
     """
     start = interval_start.astimezone(UTC)
     end = interval_end.astimezone(UTC)
     if end < start:
         raise ValueError("interval_end is before interval_start")
-    config = resolve_connection(config)
     result = BatchResult(source=config.name, system=config.system,
                          batch_id=load.batch_id_for(config.system, start, end),
                          interval_start=start, interval_end=end)
