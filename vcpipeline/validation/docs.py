@@ -14,6 +14,11 @@ plain table cells (sampled unexpected values, observed values such as a feed's c
 into the page as they are, so a reporting unit `<script>…</script>` would run in whoever opens
 the page. Every string of what a validation observed is therefore HTML-escaped before GX
 renders it (`_inert`), on a copy: the caller's result keeps the real values.
+
+GX deletes every page of its site it was not given this time, so each run's site is built in a
+scratch folder and copied in; `docs_index` keeps the history (a window of days) and the index.
+A row expectation that failed only quarantined rows (the batch loaded) reads "rows quarantined",
+not a red FAILED (`_row_level_wording`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import copy
 import html
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -30,6 +34,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from vcpipeline.validation.docs_index import (
+    prune_data_docs,
+    sidecar_path,
+    status_words,
+    write_data_docs_index,
+)
 from vcpipeline.validation.suites import expectation_level, load_suite_dict
 
 SITE_NAME = "vcp_local_site"
@@ -47,7 +57,6 @@ _PAGE_STATUS = re.compile(r'(<span class="h6" >Status:</span>\s*)<i class="fas f
                           r'aria-hidden="true"></i>\s*Failed')
 _ROW_WORDS = {"quarantined": "rows quarantined", "flagged": "rows flagged (warning)"}
 _TABLE_LEVEL = "Table-Level Expectations"
-SIDECAR_SUFFIX = ".vcp.json"
 _INLINE_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.IGNORECASE | re.DOTALL)
 _CSS = """/* Local stand-in for the CDN stylesheets GX's templates reference (see docs.py). */
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1b1b1b; }
@@ -166,21 +175,6 @@ def _validation_status(item: Any, result: Any) -> tuple[str, int | None, int | N
     return ("quarantined" if {"quarantined", "flagged"} & set(outcomes) else "passed"), None, None
 
 
-def _status_words(status: str, quarantined: int | None, flagged: int | None) -> str:
-    if status == "failed":
-        return "FAILED: batch not loaded"
-    if status == "passed":
-        return "passed"
-    parts = [_rows(quarantined, "quarantined") if quarantined is not None else "rows quarantined"]
-    if flagged:
-        parts.append(_rows(flagged, "flagged"))
-    return "loaded; " + ", ".join(parts)
-
-
-def _rows(count: int, what: str) -> str:
-    return f"{count:,} row{'' if count == 1 else 's'} {what}"
-
-
 def _row_level_wording(page: Path, result: Any, status_words: str | None) -> bool:
     """Say "rows quarantined" (not a red FAILED) for row expectations that only quarantined rows.
 
@@ -217,103 +211,6 @@ def _row_level_wording(page: Path, result: Any, status_words: str | None) -> boo
     return True
 
 
-def _sidecar(page: Path) -> Path:
-    return page.with_name(page.stem + SIDECAR_SUFFIX)
-
-
-def _entries(folder: Path) -> list[dict[str, Any]]:
-    """Every validation page kept under `folder` (what its sidecar says), newest first."""
-    entries = []
-    for sidecar in folder.rglob(f"*{SIDECAR_SUFFIX}"):
-        try:
-            entry = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        page = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX) + ".html")
-        if page.is_file():
-            entries.append({**entry, "path": page})
-    return sorted(entries, key=lambda e: (e["run_time"], e["source"], e["suite"], e["batch"]), reverse=True)
-
-
-def prune_data_docs(folder: Path, keep_since: datetime) -> int:
-    """Delete the validation pages under `folder` validated before `keep_since`; how many."""
-    pruned = 0
-    for entry in _entries(folder):
-        if datetime.fromisoformat(entry["run_time"]) < keep_since:
-            entry["path"].unlink(missing_ok=True)
-            _sidecar(entry["path"]).unlink(missing_ok=True)
-            pruned += 1
-    pages = folder / "validations"
-    for directory in sorted((d for d in pages.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
-                            reverse=True):
-        if not any(directory.iterdir()):
-            directory.rmdir()
-    return pruned
-
-
-def _local_time(iso: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    from vcpipeline.calendar import LONDON
-
-    return datetime.fromisoformat(iso).astimezone(ZoneInfo(LONDON)).strftime("%a %d %b %Y %H:%M")
-
-
-def write_data_docs_index(root: Path, title: str = "Data Docs: validation results") -> Path:
-    """`root/index.html`: every validation page kept under `root` (every source, every night),
-    newest first, with what it found in words, and the expectation suites. No script, no CDN."""
-    root = root.resolve()
-    entries = _entries(root)
-    rows = "\n".join(
-        f'<tr><td>{html.escape(_local_time(e["run_time"]))}</td><td>{html.escape(e["source"])}</td>'
-        f'<td>{html.escape(e["run_name"])}</td>'
-        f'<td><a href="{html.escape(e["path"].relative_to(root).as_posix())}">{html.escape(e["suite"])} — '
-        f'{html.escape(e["batch"])}</a></td>'
-        f'<td class="vcp-{html.escape(e["status"])}">'
-        f'{html.escape(_status_words(e["status"], e.get("rows_quarantined"), e.get("rows_flagged")))}</td></tr>'
-        for e in entries
-    )
-    suites = sorted(page.relative_to(root) for page in root.rglob("expectations/*.html"))
-    suite_items = "\n".join(
-        f'<li><a href="{html.escape(path.as_posix())}">{html.escape(path.stem)}</a>'
-        f'{" (" + html.escape("/".join(path.parts[:-2])) + ")" if len(path.parts) > 2 else ""}</li>'
-        for path in suites)
-    (root / OFFLINE_CSS).parent.mkdir(parents=True, exist_ok=True)
-    (root / OFFLINE_CSS).write_text(_CSS, encoding="utf-8")
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<link rel="stylesheet" href="{OFFLINE_CSS}">
-</head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>Every validation of the last days kept (newest first). "Rows quarantined" means the batch
-loaded and the rows that failed a row check were set aside with their reason
-(<code>vcp quarantine list</code>); "FAILED" means the batch did not load.</p>
-<section class="vcp-index"><h2>Validations</h2>
-<table>
-<thead><tr><th>Validated (UK time)</th><th>Source</th><th>Run</th><th>Suite — batch</th><th>Result</th></tr></thead>
-<tbody>
-{rows or '<tr><td colspan="5">No validation kept yet.</td></tr>'}
-</tbody>
-</table>
-</section>
-<section><h2>Expectation suites</h2><ul>
-{suite_items}
-</ul></section>
-</body>
-</html>
-"""
-    index = root / "index.html"
-    temporary = index.with_name(f".index-{os.getpid()}.html")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, index)  # a reader never sees half a page; the last writer wins
-    return index
-
-
 def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str = "validation",
                     run_time: datetime | None = None, offline: bool = True,
                     site_root: Path | None = None, history_days: int | None = None) -> Path:
@@ -338,10 +235,17 @@ def build_data_docs(validations: Iterable[Any], folder: Path, *, run_name: str =
         shutil.copytree(scratch, root, dirs_exist_ok=True)
     days = settings.data_docs_history_days() if history_days is None else history_days
     prune_data_docs(root, when - timedelta(days=days))
-    index = write_data_docs_index(root) if offline else root / "index.html"
+    index = _write_index(root) if offline else root / "index.html"
     if site_root is not None and offline:
-        write_data_docs_index(Path(site_root))
+        _write_index(Path(site_root))
     return index
+
+
+def _write_index(root: Path) -> Path:
+    """The index of every page kept under `root`, with the offline stylesheet beside it."""
+    (root / OFFLINE_CSS).parent.mkdir(parents=True, exist_ok=True)
+    (root / OFFLINE_CSS).write_text(_CSS, encoding="utf-8")
+    return write_data_docs_index(root, OFFLINE_CSS)
 
 
 def _build_site(validations: Iterable[Any], root: Path, *, run_name: str, run_time: datetime,
@@ -396,9 +300,9 @@ def _build_site(validations: Iterable[Any], root: Path, *, run_name: str, run_ti
             continue
         status, quarantined, flagged = _validation_status(item, result)
         if offline:
-            _row_level_wording(page, result, _status_words(status, quarantined, flagged)
+            _row_level_wording(page, result, status_words(status, quarantined, flagged)
                                if status != "failed" else None)
-        _sidecar(page).write_text(json.dumps({
+        sidecar_path(page).write_text(json.dumps({
             "source": source, "suite": suite, "batch": batch, "run_name": run_name,
             "run_time": run_time.astimezone(UTC).isoformat(), "status": status,
             "rows_quarantined": quarantined, "rows_flagged": flagged,
