@@ -185,3 +185,15 @@ def test_rebuilding_clears_files_of_an_earlier_build_from_the_data_folder(sqlite
     assert not (data / "withdrawn_section.csv").exists()
     assert (data / "survey.csv").is_file() and (data / "headline.csv").is_file()
     assert not any(p.name.startswith(".") for p in folder.iterdir() if p.is_dir())
+
+
+def test_the_data_docs_link_resolves_to_the_site_index_beside_the_reports(folder: Path, html: str) -> None:
+    href = re.search(r'<a href="([^"]+)">Data Docs</a>', html).group(1)
+    target = (folder / href).resolve()
+    assert target == (folder.parent / "data_docs" / "index.html").resolve()  # what every load rewrites
+    # In the Airflow UI the page is /vcp-reports/reports/<file>: the same href lands on the plugin's
+    # /vcp-reports/data_docs/ route.
+    from urllib.parse import urljoin
+
+    assert urljoin("http://airflow/vcp-reports/reports/victims-code-2026Q1.html", href) == \
+        "http://airflow/vcp-reports/data_docs/index.html"
