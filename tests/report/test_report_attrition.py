@@ -7,6 +7,8 @@ pinned on small frames; the section reaches the page and the exports, and says i
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -209,14 +211,68 @@ def test_the_section_says_it_is_an_association_and_exports_its_table() -> None:
     assert cells["attrition:theft:difference"].text == "+20.0"
 
 
-def test_the_report_page_and_its_exports_carry_the_attrition_section(sqlite_warehouse: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def built(sqlite_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from vcpipeline.report.run import build_period_report
 
-    page = build_period_report(sqlite_warehouse, "2026Q1", tmp_path, generated_at=pd.Timestamp("2026-04-14", tz=UTC))
-    html = page.read_text(encoding="utf-8")
+    return build_period_report(sqlite_warehouse, "2026Q1", tmp_path_factory.mktemp("attrition"),
+                               generated_at=pd.Timestamp("2026-04-14", tz=UTC))
+
+
+def test_the_report_page_and_its_exports_carry_the_attrition_section(built: Path) -> None:
+    html = built.read_text(encoding="utf-8")
     assert 'id="attrition"' in html and "association, not proof" in html
     assert 'data-figure="attrition:ALL:on_time_rate"' in html
-    exported = pd.read_csv(tmp_path / "victims-code-2026Q1-data" / "attrition.csv")
-    parquet = pd.read_parquet(tmp_path / "victims-code-2026Q1-data" / "attrition.parquet")
+    exported = pd.read_csv(built.parent / "victims-code-2026Q1-data" / "attrition.csv")
+    parquet = pd.read_parquet(built.parent / "victims-code-2026Q1-data" / "attrition.parquet")
     assert list(exported["offence_category"])[-1] == ALL and len(parquet) == len(exported)
-    assert exported["on_time_victims"].sum() > 0
+    assert exported["on_time_victims"].sum() > 0 and exported["late_or_missed_victims"].sum() > 0
+
+
+def _expected_counts(url: str) -> dict[str, float]:
+    """The section's counts for 2026Q1 recomputed straight from the warehouse tables."""
+    import sqlalchemy as sa
+
+    from vcpipeline.warehouse.frames import read_frame
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        events = read_frame(conn, sa.text("SELECT crime_ref, event_id, occurred_at, outcome_code FROM case_events "
+                                          "WHERE event_type = 'CRIME_FINALISED'"))
+        people = read_frame(conn, sa.text("SELECT v.crime_ref, v.victim_id, c.offence_category FROM victims v "
+                                          "JOIN crimes c ON c.crime_ref = v.crime_ref"))
+        owed = read_frame(conn, sa.text("SELECT crime_ref, victim_id, rule, trigger_at, status FROM obligations"))
+    engine.dispose()
+    low, high = pd.Timestamp("2026-01-01", tz="Europe/London"), pd.Timestamp("2026-04-01", tz="Europe/London")
+    events = events[events["occurred_at"] < high].sort_values(["occurred_at", "event_id"])
+    last = events.groupby("crime_ref").tail(1)
+    last = last[(last["occurred_at"] >= low) & ~last["outcome_code"].isin([0, 20])]
+    victims = people.merge(last, on="crime_ref")
+    owed = owed[owed["rule"].isin(["investigation_update", "agreed_update"])
+                & owed["status"].isin(["MET", "MET_LATE", "BREACHED"])].merge(
+        victims[["crime_ref", "victim_id", "occurred_at"]], on=["crime_ref", "victim_id"])
+    owed = owed[owed["trigger_at"] < owed["occurred_at"]]
+    late = owed.groupby(["crime_ref", "victim_id"])["status"].agg(lambda s: bool(s.isin(["MET_LATE", "BREACHED"]).any()))
+    victims = victims.join(late.rename("late"), on=["crime_ref", "victim_id"])
+    victims["offence_category"] = victims["offence_category"].fillna("(not recorded)")
+    victims["lost"] = victims["outcome_code"].isin([14, 16])
+    expected: dict[str, float] = {}
+    for offence, rows in [*victims.groupby("offence_category"), (ALL, victims)]:
+        for group, chosen in ((ON_TIME, rows[rows["late"].eq(False)]), (LATE, rows[rows["late"].eq(True)])):
+            expected[f"attrition:{offence}:{group}_victims"] = len(chosen)
+            expected[f"attrition:{offence}:{group}_attrition"] = int(chosen["lost"].sum())
+            expected[f"attrition:{offence}:{group}_rate"] = chosen["lost"].mean() if len(chosen) else math.nan
+        expected[f"attrition:{offence}:no_update_decided"] = int(rows["late"].isna().sum())
+    return expected
+
+
+def test_every_printed_count_and_rate_equals_the_warehouse_recomputed(built: Path, sqlite_warehouse: str) -> None:
+    shown = dict(re.findall(r'data-figure="(attrition:[^"]+)" data-value="([^"]*)"', built.read_text(encoding="utf-8")))
+    expected = _expected_counts(sqlite_warehouse)
+    assert expected["attrition:ALL:on_time_victims"] > 0 and expected["attrition:ALL:late_or_missed_victims"] > 0
+    assert not set(expected) - set(shown), sorted(set(expected) - set(shown))[:5]
+    for key, value in expected.items():
+        if isinstance(value, float) and math.isnan(value):
+            assert shown[key] == "", key
+        else:
+            assert float(shown[key]) == pytest.approx(float(value), rel=1e-12), key
