@@ -237,6 +237,7 @@ def test_every_printed_figure_is_checked(pages: dict, warehouse: dict, period: s
     # teams, the comparison's re-use of by_rule/victims, and the changes' tests: pinned by their own tests
     others = ("teams:", "compare:", "headline:survey:", "headline:obligation:change",
               "headline:obligation:significant", "headline:victim:",
+              "breakdowns:",  # with disclosure control: tests/report/test_report_breakdowns.py
               "attrition:")  # recomputed from the warehouse in tests/report/test_report_attrition.py
     unchecked = sorted(key for key in set(pages[period]) - set(expected) if not key.startswith(others))
     assert not unchecked, f"figures the test does not know: {unchecked[:10]}"

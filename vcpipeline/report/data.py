@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.report.attrition import read_attrition
+from vcpipeline.report.breakdowns import breakdown_section, read_victim_groups
 from vcpipeline.report.model import (
     AGREED_COLUMNS,
     ALL,
@@ -310,6 +311,7 @@ def read_report_data(conn: sa.Connection, period: Period, generated_at: datetime
         loads=read_loads(conn, period),
         quarantine=read_quarantine(conn, period),
         data_docs_href=data_docs_href,
-        extra_sections=(read_attrition(conn, period),),
+        extra_sections=(breakdown_section(read_victim_groups(conn, period), period),
+                        read_attrition(conn, period)),
     )
 
