@@ -269,3 +269,15 @@ def test_a_period_without_victims_publishes_an_empty_age_table_rather_than_faili
     assert list(frame["dimension"].unique()) == ["age_band"]
     assert frame.loc[frame["category"] == ALL_VICTIMS, "victims"].tolist() == [0]
     assert frame.loc[frame["category"] != ALL_VICTIMS, list(COUNTS)].isna().all().all()
+
+
+def test_a_months_report_has_no_breakdown_so_a_quarter_minus_two_months_reveals_nothing(attributed_warehouse: str):
+    """A quarter is the sum of its months: were months published too, a month's withheld cell
+    would be the quarter's figure minus the other two months'. Months say where to look instead."""
+    engine = make_engine(attributed_warehouse)
+    with engine.connect() as conn:
+        month = parse_period("2026-02")
+        section = breakdown_section(read_victim_groups(conn, month), month, K)
+    engine.dispose()
+    assert section.frame is None and not section.tables
+    assert "quarters only" in section.paragraphs[0] and "2026Q1" in section.paragraphs[0]

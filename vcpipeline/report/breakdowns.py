@@ -150,8 +150,18 @@ def breakdown_table(frame: pd.DataFrame, dimension: str, period: Period) -> Tabl
 
 
 def breakdown_section(groups: pd.DataFrame, period: Period, threshold: int | None = None) -> Section:
-    """The report's "Who is being failed" section: one suppressed table per recorded dimension."""
+    """The report's "Who is being failed" section: one suppressed table per recorded dimension.
+
+    Quarters only: a quarter is the sum of its months, so a month's withheld cell would follow
+    from the quarter's figure minus the other two months' (a difference between tables that
+    each table's own suppression cannot see). A month's report says so instead.
+    """
     limit = disclosure_threshold() if threshold is None else threshold
+    if period.kind != "quarter":
+        return Section(key=KEY, title="Who is being failed", paragraphs=(
+            "Breakdowns of victims by age, sex, ethnicity and disability are published for quarters "
+            f"only (see the {period.quarter} report): monthly figures beside the quarter's would let a "
+            "withheld small count be worked out by difference.",))
     frame = breakdown_frame(groups, limit)
     shown = recorded_dimensions(groups)
     missing = [DIMENSION_LABELS[name] for name in ATTRIBUTES if name not in shown]
