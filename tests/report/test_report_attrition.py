@@ -212,10 +212,11 @@ def test_the_section_says_it_is_an_association_and_exports_its_table() -> None:
 
 
 @pytest.fixture(scope="module")
-def built(sqlite_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(report_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2026Q1 report of the fixture force, on each backend."""
     from vcpipeline.report.run import build_period_report
 
-    return build_period_report(sqlite_warehouse, "2026Q1", tmp_path_factory.mktemp("attrition"),
+    return build_period_report(report_warehouse, "2026Q1", tmp_path_factory.mktemp("attrition"),
                                generated_at=pd.Timestamp("2026-04-14", tz=UTC))
 
 
@@ -266,9 +267,9 @@ def _expected_counts(url: str) -> dict[str, float]:
     return expected
 
 
-def test_every_printed_count_and_rate_equals_the_warehouse_recomputed(built: Path, sqlite_warehouse: str) -> None:
+def test_every_printed_count_and_rate_equals_the_warehouse_recomputed(built: Path, report_warehouse: str) -> None:
     shown = dict(re.findall(r'data-figure="(attrition:[^"]+)" data-value="([^"]*)"', built.read_text(encoding="utf-8")))
-    expected = _expected_counts(sqlite_warehouse)
+    expected = _expected_counts(report_warehouse)
     assert expected["attrition:ALL:on_time_victims"] > 0 and expected["attrition:ALL:late_or_missed_victims"] > 0
     assert not set(expected) - set(shown), sorted(set(expected) - set(shown))[:5]
     for key, value in expected.items():

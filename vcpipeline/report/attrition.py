@@ -248,8 +248,14 @@ def attrition_by_offence(victims: pd.DataFrame, min_group: int = DEFAULT_MIN_GRO
 
 # --- the section -------------------------------------------------------------------------------
 
+OFFENCE_NAMES: dict[str, str] = {"gbh_with_intent": "GBH with intent"}
+
+
 def offence_label(code: str) -> str:
-    return "All offences" if code == ALL else code.replace("_", " ").capitalize()
+    """An offence category in words ("criminal_damage" → "Criminal damage")."""
+    if code == ALL:
+        return "All offences"
+    return OFFENCE_NAMES.get(code, code.replace("_", " ").capitalize())
 
 
 def _rate_with_interval(figure: str, row: pd.Series, group: str) -> Cell:
@@ -280,7 +286,9 @@ def attrition_table(frame: pd.DataFrame) -> Table:
         elif pd.isna(row["p_value_holm"]):
             verdict = "n/a"
         else:
-            verdict = f"{'Yes' if bool(row['significant']) else 'No'} (p = {row['p_value_holm']:.3f})"
+            p_value = row["p_value_holm"]
+            said = "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+            verdict = f"{'Yes' if bool(row['significant']) else 'No'} ({said})"
         table.rows.append([
             row_header(offence_label(str(row["offence_category"]))),
             _rate_with_interval(key, row, ON_TIME),
