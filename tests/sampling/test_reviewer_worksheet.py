@@ -18,9 +18,9 @@ from openpyxl import load_workbook
 from vcpipeline.sampling.questions import FINDING_TEXT, QUESTIONS
 from vcpipeline.sampling.results import (
     publish_survey_results,
-    read_reviewer_standard,
     render_markdown,
 )
+from vcpipeline.sampling.reviewer_standard import read_reviewer_standard
 from vcpipeline.sampling.reviews import (
     INVALID_REVIEWER,
     MISSING_REVIEWER,
@@ -256,7 +256,7 @@ def test_a_review_below_the_rank_standard_is_counted_in_the_published_results(sq
 
 
 def test_the_published_results_say_when_reviews_came_from_worksheets_showing_findings_beside_the_answers():
-    from vcpipeline.sampling.results import reviewer_standard
+    from vcpipeline.sampling.reviewer_standard import reviewer_standard
 
     reviews = pd.DataFrame({"crime_ref": ["C1", "C2", "C3"]})
     reviewers = pd.DataFrame({"crime_ref": ["C1"], "at_required_rank": [True],

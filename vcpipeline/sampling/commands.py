@@ -260,10 +260,10 @@ def run_survey(args: argparse.Namespace) -> int:
     from vcpipeline.sampling.results import (
         board_table,
         publish_survey_results,
-        read_reviewer_standard,
         read_survey_coverage,
         render_markdown,
     )
+    from vcpipeline.sampling.reviewer_standard import read_reviewer_standard
 
     quarter = _quarter(args.quarter)
     engine = _engine(args)

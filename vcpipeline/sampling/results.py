@@ -9,8 +9,9 @@ reviewers agreed with the automated findings shown to them (percent agreement, C
 Respondents: a sampled crime counts once it has at least one answer; its unanswered questions
 are `No data`. Beside the table, the results say how many of the reviews were done at or above
 the board's standard (Inspector or police staff equivalent or above) and how the automated
-findings were shown to the reviewers (`ReviewerStandard`), which bears on the agreement. Weights are N_h / (responding crimes in h), the usual within-stratum adjustment
-for a partial return, so an incomplete quarter still estimates the whole population.
+findings were shown to the reviewers (`reviewer_standard.py`), which bears on the agreement.
+Weights are N_h / (responding crimes in h), the usual within-stratum adjustment for a partial
+return, so an incomplete quarter still estimates the whole population.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vcpipeline.sampling.questions import QUESTION_IDS, QUESTIONS
+from vcpipeline.sampling.reviewer_standard import ReviewerStandard
 from vcpipeline.sampling.selection import quarter_name, sample_quarter
 from vcpipeline.sampling.store import read_sample, sample_id_for, transaction
 from vcpipeline.sampling.survey import (
@@ -38,7 +40,6 @@ from vcpipeline.sampling.survey import (
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
     sample_findings,
-    sample_reviewers,
     sample_reviews,
     samples,
     survey_results,
@@ -237,53 +238,6 @@ def read_survey_coverage(engine_or_conn: Engine | sa.Connection, quarter: str) -
     with transaction(engine_or_conn) as conn:
         data = read_survey_data(conn, quarter)
     return None if data is None else survey_coverage(data)
-
-
-@dataclass(frozen=True)
-class ReviewerStandard:
-    """Who did a quarter's reviews, by rank (never by name), and how findings were shown."""
-
-    reviewed: int        # sampled crimes with at least one answer
-    at_standard: int     # reviewed by an Inspector / police staff equivalent or above
-    below_standard: int
-    unrecorded: int      # answered on a worksheet that did not ask who reviewed it (formats 1-2)
-    designs: tuple[str, ...]  # how the automated findings were shown, one line per design used
-
-    def lines(self) -> list[str]:
-        from vcpipeline.sampling.worksheets import REVIEW_STANDARD
-
-        counted = (f"Reviews: {self.reviewed} crime(s) reviewed; {self.at_standard} by {REVIEW_STANDARD} "
-                   f"(the board's standard), {self.below_standard} below that standard")
-        if self.unrecorded:
-            counted += f", {self.unrecorded} with no reviewer recorded"
-        return [counted + ".", *(f"Automated findings: {design}." for design in self.designs)]
-
-
-def reviewer_standard(reviews: pd.DataFrame, reviewers: pd.DataFrame) -> ReviewerStandard:
-    """Count reviews by rank against the standard. `reviews` has crime_ref (the answers);
-    `reviewers` crime_ref, at_required_rank and worksheet_format (`sample_reviewers`)."""
-    from vcpipeline.sampling.worksheets import EARLIER_FINDINGS_DESIGN, FINDINGS_DESIGN, FORMAT
-
-    answered = pd.Index(reviews["crime_ref"].astype("str").unique())
-    known = reviewers[reviewers["crime_ref"].astype("str").isin(answered)]
-    at = known["at_required_rank"].astype("bool")
-    unrecorded = int((~answered.isin(known["crime_ref"].astype("str"))).sum())
-    formats = set(known["worksheet_format"].astype("str"))
-    designs = tuple(([FINDINGS_DESIGN] if FORMAT in formats else [])
-                    + ([EARLIER_FINDINGS_DESIGN] if unrecorded or formats - {FORMAT} else []))
-    return ReviewerStandard(len(answered), int(at.sum()), int((~at).sum()), unrecorded, designs)
-
-
-def read_reviewer_standard(engine_or_conn: Engine | sa.Connection, quarter: str) -> ReviewerStandard:
-    """`reviewer_standard` of a quarter's stored reviews and reviewers."""
-    sample_id = sample_id_for(quarter)
-    with transaction(engine_or_conn) as conn:
-        reviews = read_frame(conn, sa.select(sample_reviews.c.crime_ref).distinct()
-                             .where(sample_reviews.c.sample_id == sample_id))
-        reviewers = read_frame(conn, sa.select(sample_reviewers.c.crime_ref, sample_reviewers.c.at_required_rank,
-                                               sample_reviewers.c.worksheet_format)
-                               .where(sample_reviewers.c.sample_id == sample_id))
-    return reviewer_standard(reviews, reviewers)
 
 
 def render_markdown(table: pd.DataFrame, title: str = "Latest Victims Code Survey Results",

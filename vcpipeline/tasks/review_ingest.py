@@ -161,10 +161,10 @@ def publish_quarter_results(warehouse_url: str, sample_ids: Iterable[str], folde
     from vcpipeline.sampling.results import (
         board_table,
         publish_survey_results,
-        read_reviewer_standard,
         read_survey_coverage,
         render_markdown,
     )
+    from vcpipeline.sampling.reviewer_standard import read_reviewer_standard
     from vcpipeline.warehouse.db import make_engine
 
     engine = make_engine(warehouse_url)
