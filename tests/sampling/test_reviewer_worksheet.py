@@ -265,3 +265,20 @@ def test_the_published_results_say_when_reviews_came_from_worksheets_showing_fin
     assert (standard.at_standard, standard.below_standard, standard.unrecorded) == (1, 0, 2)
     assert len(standard.designs) == 2 and "beside each answer cell" in standard.designs[1]
     assert "2 with no reviewer recorded" in standard.lines()[0]
+
+
+def test_vcp_sample_worksheets_takes_a_deadline_or_a_number_of_working_days(sqlite_force_engine, tmp_path, capsys):
+    from vcpipeline.cli import main
+
+    draw_and_store_sample(sqlite_force_engine, "2026Q1", size=30, minimum=5, drawn_at=DRAWN)
+    url = sqlite_force_engine.url.render_as_string(hide_password=False)
+    given = tmp_path / "given"
+    assert main(["sample-worksheets", "--url", url, "--quarter", "2026Q1", "--out", str(given),
+                 "--deadline", "2026-05-15"]) == 0
+    assert "Friday 15 May 2026" in _visible_text(load_workbook(given / "2026Q1-IIT.xlsx")[INSTRUCTIONS_SHEET])
+    counted = tmp_path / "counted"
+    assert main(["sample-worksheets", "--url", url, "--quarter", "2026Q1", "--out", str(counted),
+                 "--working-days", "5"]) == 0
+    assert "Friday 10 April 2026" in _visible_text(load_workbook(counted / "2026Q1-IIT.xlsx")[INSTRUCTIONS_SHEET])
+    assert main(["sample-worksheets", "--url", url, "--quarter", "2026Q1", "--out", str(counted),
+                 "--working-days", "5", "--deadline", "2026-05-15"]) == 2
