@@ -1,9 +1,10 @@
 """The board paper's nine dip-sample questions and what the pipeline already knows about each.
 
-Reviewers answer every question `Yes`, `No`, `N/A` or `No data` for a sampled crime. Beside each
-answer column the worksheet shows the automated **finding** for that crime, built from its
-obligations (RULES.md), so the reviewer can start from it and the survey can measure how often
-reviewers and the rule engine agree.
+Reviewers answer every question `Yes`, `No`, `N/A` or `No data` for a sampled crime. The
+worksheet's separate, hidden findings sheet (opened after answering, so it cannot anchor the
+answer) shows the automated **finding** for that crime in plain English (`FINDING_TEXT`), built
+from its obligations (RULES.md), so the survey can measure how often reviewers and the rule
+engine agree.
 
 The questions' labels and wording for Q3–Q7 and Q9 are the rule set's (`label`,
 `worksheet_question` of the rule whose `board_question` names it; Q5 is answered by
