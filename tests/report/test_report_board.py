@@ -109,7 +109,14 @@ def test_lowest_cell_of_each_entitlement_needs_the_minimum_decided() -> None:
                           "met_on_time": [1, 5, 20, 4], "met_late": [0, 0, 0, 0], "breached": [2, 15, 5, 6],
                           "compliance_rate": [1 / 3, 0.25, 0.8, 0.4]})
     marked = with_lowest(frame, min_decided=10)
-    assert marked["lowest"].tolist() == [False, True, False, True]  # A/r has 3 decided: not a figure
+    assert marked["lowest"].tolist() == [False, True, False, False]  # A/r: 3 decided, not a figure;
+    # A/s is the only owner of s with enough decided: nothing to be lower than
+
+
+def test_no_cell_is_called_lowest_when_every_owner_has_the_same_rate() -> None:
+    frame = pd.DataFrame({"owner": ["A", "B"], "rule": ["r", "r"], "met_on_time": [20, 30],
+                          "met_late": [0, 0], "breached": [0, 0], "compliance_rate": [1.0, 1.0]})
+    assert not with_lowest(frame, min_decided=10)["lowest"].any()
 
 
 def test_the_paper_s_needs_assessment_spread_is_shown_by_owner_with_counts(html: str) -> None:
@@ -127,6 +134,7 @@ def test_automated_and_survey_side_by_side_say_why_they_differ(html: str) -> Non
     section = visible_text(_section(html, "automated-survey"))
     assert "appropriate quality" in section
     assert re.search(r"Q7 .*offered, taken or declined", section)
+    assert "Q7 VPS offered, taken or declined" in visible_text(_section(html, "by-rule"))
     assert re.search(r"Q8 VPS used\s+No data", section)
     assert 'data-figure="compare:Q5:automated"' in html and 'data-figure="compare:Q5:survey"' in html
 

@@ -190,7 +190,10 @@ def victims_table(data: ReportData) -> Table:
 
 
 def teams_table(data: ReportData) -> Table:
-    table = Table("t-teams", "Teams with the lowest compliance (teams with enough decided obligations)",
+    from vcpipeline.report.data import team_min_decided
+
+    table = Table("t-teams", f"Teams with the lowest compliance (of teams with at least {team_min_decided()} "
+                  "decided obligations)",
                   [header("Rank"), header("Team"), header("Compliance"), header("Breached"),
                    header("Met late"), header("Decided"), header("Due")])
     for rank, (_, row) in enumerate(data.teams.iterrows(), start=1):

@@ -50,7 +50,17 @@ def _rule_labels() -> dict[str, str]:
     return {name: labels[name] for name in sorted(labels, key=order)}
 
 
-RULE_LABELS: dict[str, str] = _rule_labels()
+# Where the automated measure is not what the question's words ask, the report labels the rule by
+# what it measures (the board asked "Was a VPS taken?"; the Code's duty, and the rule, is the offer).
+MEASURED_AS: dict[str, str] = {"vps_offer": "VPS offered, taken or declined"}
+
+
+def _measured_labels(labels: dict[str, str]) -> dict[str, str]:
+    return {rule: (f"{label.split()[0]} {MEASURED_AS[rule]}" if rule in MEASURED_AS else label)
+            for rule, label in labels.items()}
+
+
+RULE_LABELS: dict[str, str] = _measured_labels(_rule_labels())
 RULES: tuple[str, ...] = tuple(RULE_LABELS)
 
 

@@ -29,12 +29,15 @@ def cell_min_decided() -> int:
 
 def with_lowest(frame: pd.DataFrame, min_decided: int) -> pd.DataFrame:
     """`frame` (owner, rule, counts, rate) with `decided` and `lowest`: the cell of each rule with
-    the lowest rate among owners with at least `min_decided` decided obligations (all ties)."""
+    the lowest rate among owners with at least `min_decided` decided obligations (all ties), when
+    those owners' rates differ at all."""
     frame = frame.copy()
     frame["decided"] = frame["met_on_time"] + frame["met_late"] + frame["breached"]
     eligible = frame[RATE_COLUMN].where(frame["decided"] >= min_decided)
-    lowest = eligible.groupby(frame["rule"]).transform("min")
-    frame[LOWEST] = eligible.notna() & (eligible == lowest)
+    by_rule = eligible.groupby(frame["rule"])
+    lowest, highest = by_rule.transform("min"), by_rule.transform("max")
+    # Only where owners differ: when every owner is at 100% none of them is "lowest".
+    frame[LOWEST] = eligible.notna() & (eligible == lowest) & (lowest < highest)
     return frame
 
 

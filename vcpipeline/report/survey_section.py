@@ -29,7 +29,8 @@ from vcpipeline.rules.summaries import compliance_rate
 
 # What the automated figure of a question measures, where it is not the question's own words.
 AUTOMATED_NOTES: dict[str, str] = {
-    "Q1": "Victims of crimes reported in the period with no obligation breached or met late.",
+    "Q1": "Automated: victims of crimes reported in the period with no obligation breached or met "
+          "late. Reviewers judge compliance as a whole, the quality of each contact included.",
     "Q2": "No automated measure: a good level of service is a reviewer's judgement.",
     "Q5": "Updates made within the deadline (5 working days, 1 for enhanced victims) or at the "
           "victim's agreed interval. Timeliness only: the survey also judges whether the update "
@@ -133,7 +134,7 @@ def comparison_table(data: ReportData) -> Table:
         note = AUTOMATED_NOTES.get(question.id)
         if note is None:
             note = f"Automated: done within the deadline. {QUALITY_NOTE}"
-        elif question.id not in ("Q2", "Q8"):
+        elif question.id not in ("Q1", "Q2", "Q8"):
             note = f"{note} {QUALITY_NOTE}" if question.id != "Q5" else note
         table.rows.append([row_header(f"{question.id} {question.label}"), automated,
                            rate_cell(f"{key}:survey", surveyed, 0, missing="No data"),
