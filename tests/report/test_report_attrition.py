@@ -133,6 +133,26 @@ def test_the_adjusted_difference_compares_victims_owed_the_same_number_of_update
     assert row["adjusted_difference"] == pytest.approx(0.0, abs=1e-12) and not row["significant"]
 
 
+def test_a_period_without_final_outcomes_has_an_all_offences_row_of_zeros_and_says_so() -> None:
+    frame = attrition_by_offence(_victims({("theft", ON_TIME): (0, 0)}))   # no victim at all
+    assert list(frame["offence_category"]) == [ALL]
+    assert frame["on_time_victims"].sum() == 0 and not frame["tested"].any() and frame["on_time_rate"].isna().all()
+    assert "Too few victims" in attrition_section(frame).paragraphs[1]
+
+
+def test_the_minimum_group_is_configurable_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcpipeline.report.attrition import attrition_min_group
+
+    monkeypatch.delenv("VCP_REPORT_ATTRITION_MIN_GROUP", raising=False)
+    assert attrition_min_group() == 20
+    monkeypatch.setenv("VCP_REPORT_ATTRITION_MIN_GROUP", "50")
+    assert attrition_min_group() == 50
+    for bad in ("0", "ten"):
+        monkeypatch.setenv("VCP_REPORT_ATTRITION_MIN_GROUP", bad)
+        with pytest.raises(ValueError, match="VCP_REPORT_ATTRITION_MIN_GROUP"):
+            attrition_min_group()
+
+
 def test_holm_adjusts_the_smallest_p_value_by_the_number_of_tests_and_keeps_untested_ones_missing() -> None:
     adjusted = holm(pd.Series([0.01, 0.04, np.nan, 0.03], index=list("abcd")))
     assert adjusted["a"] == pytest.approx(0.03) and adjusted["d"] == pytest.approx(0.06)
