@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                               "errors", "textsafety", "disclosure"})),
     ("systems", frozenset({"sources", "validation", "warehouse"})),
     ("stages", frozenset({"ingest", "rules"})),
-    ("outputs", frozenset({"alerts", "sampling", "report", "synth", "audit"})),
+    ("outputs", frozenset({"alerts", "sampling", "report", "synth", "audit", "returns"})),
     ("entry points", frozenset({"tasks", "orchestration", "cli"})),
 )
 

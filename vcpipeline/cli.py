@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vcpipeline.sampling.commands",    # vcp sample
     "vcpipeline.alerts.commands",      # vcp alerts
     "vcpipeline.report.commands",      # vcp report
+    "vcpipeline.returns.commands",     # vcp return | vcp return combine
     "vcpipeline.ingest.commands",      # vcp ingest | vcp quarantine list|replay
     "vcpipeline.orchestration.commands",  # vcp demo
 )

@@ -120,6 +120,14 @@ def load_rulesets(path: Path | None = None) -> RuleSets:
     return _load_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def ruleset_fingerprint(path: Path | None = None) -> str:
+    """SHA-256 of the rule-set file's bytes: which rules a published figure was measured by."""
+    import hashlib
+
+    file = Path(path) if path is not None else DEFAULT_RULESETS
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
 @lru_cache(maxsize=16)
 def _load_cached(file: str, _mtime_ns: int, _size: int) -> RuleSets:
     path = Path(file)
