@@ -205,3 +205,10 @@ def test_the_data_docs_link_resolves_to_the_site_index_beside_the_reports(folder
 
     assert urljoin("http://airflow/vcp-reports/reports/victims-code-2026Q1.html", href) == \
         "http://airflow/vcp-reports/data_docs/index.html"
+
+
+def test_a_missing_significance_flag_reads_as_not_significant() -> None:
+    from vcpipeline.report.cells import is_true
+
+    assert is_true(True) and not is_true(False)
+    assert not is_true(float("nan")) and not is_true(None)  # bool(NaN) is True: a NULL read back

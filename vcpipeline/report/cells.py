@@ -46,6 +46,11 @@ def is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def is_true(value: Any) -> bool:
+    """A stored flag: missing (NULL read back as None or NaN) is not true (bool(NaN) would be)."""
+    return not is_missing(value) and bool(value)
+
+
 def data_value(value: Any) -> str:
     """The machine-readable value of a figure: integers exactly, floats unrounded, '' for none."""
     if hasattr(value, "item") and not isinstance(value, int | float):  # numpy scalar

@@ -22,6 +22,7 @@ from vcpipeline.report.cells import (
     data_value,
     header,
     is_missing,
+    is_true,
     rate_cell,
     row_header,
 )
@@ -118,7 +119,7 @@ def headline_rows(data: ReportData) -> pd.DataFrame:
         rows.append({"measure": "survey", "estimate": survey["estimate"], "part": math.nan,
                      "whole": survey["applicable"], "previous": survey["previous_estimate"],
                      "previous_part": math.nan, "previous_whole": math.nan, "change": survey["change"],
-                     "p_value": survey["p_value"], "significant": bool(survey["significant"]),
+                     "p_value": survey["p_value"], "significant": is_true(survey["significant"]),
                      "test": "survey design-based test", "ci_lower": survey["ci_lower"],
                      "ci_upper": survey["ci_upper"]})
     return pd.DataFrame(rows)
@@ -160,7 +161,7 @@ def headline_table(data: ReportData) -> Table:
             rate_cell(f"{key}:previous", row["previous"], 1 if measure != "survey" else 0),
             Cell("n/a" if is_missing(change) else f"{100 * change:+.1f}", figure=f"{key}:change",
                  value=data_value(change), numeric=True),
-            Cell(_verdict(row), figure=f"{key}:significant", value=data_value(bool(row["significant"]))),
+            Cell(_verdict(row), figure=f"{key}:significant", value=data_value(is_true(row["significant"]))),
             Cell(WHAT[measure][1], prose=True),
         ])
     return table

@@ -21,6 +21,7 @@ from vcpipeline.report.cells import (
     data_value,
     header,
     is_missing,
+    is_true,
     rate_cell,
     row_header,
 )
@@ -73,7 +74,7 @@ def survey_table(data: ReportData) -> Table | None:
         key = f"survey:{question.id}"
         change, p_value = row["change"], row["p_value"]
         verdict = "n/a" if is_missing(change) else (
-            ("Yes" if bool(row["significant"]) else "No") + ("" if is_missing(p_value) else f" (p = {p_value:.3f})"))
+            ("Yes" if is_true(row["significant"]) else "No") + ("" if is_missing(p_value) else f" (p = {p_value:.3f})"))
         result = rate_cell(f"{key}:estimate", row["estimate"], 0, missing="No data")
         result.note_parts = (rate_cell(f"{key}:ci_lower", row["ci_lower"], 0),
                              rate_cell(f"{key}:ci_upper", row["ci_upper"], 0))
@@ -89,7 +90,7 @@ def survey_table(data: ReportData) -> Table | None:
             rate_cell(f"{key}:previous_estimate", row["previous_estimate"], 0),
             Cell("n/a" if is_missing(change) else f"{100 * change:+.0f}", figure=f"{key}:change",
                  value=data_value(change), numeric=True),
-            Cell(verdict, figure=f"{key}:significant", value=data_value(bool(row["significant"]))),
+            Cell(verdict, figure=f"{key}:significant", value=data_value(is_true(row["significant"]))),
             count_cell(f"{key}:applicable", row["applicable"]),
             Cell(str(spread.get(question.id, "")) or "–", css="spread"),
             agreement,
