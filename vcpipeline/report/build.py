@@ -30,10 +30,10 @@ from vcpipeline.report.model import (
     ALL,
     COUNT_COLUMNS,
     RATE_COLUMN,
-    RULE_LABELS,
     RULES,
     ReportData,
     department_label,
+    rule_label,
 )
 from vcpipeline.report.wording import entity_label, source_label, team_label
 
@@ -111,10 +111,6 @@ def _count_cells(section: str, key: str, row: pd.Series) -> list[Cell]:
     cells = [count_cell(f"{section}:{key}:{name}", row[name]) for name in COUNT_COLUMNS]
     cells.append(rate_cell(f"{section}:{key}:{RATE_COLUMN}", row[RATE_COLUMN]))
     return cells
-
-
-def rule_label(rule: str) -> str:
-    return "All entitlements" if rule == ALL else RULE_LABELS.get(rule, rule)
 
 
 # --- sections ----------------------------------------------------------------------------------

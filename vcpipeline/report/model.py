@@ -64,6 +64,11 @@ RULE_LABELS: dict[str, str] = _measured_labels(_rule_labels())
 RULES: tuple[str, ...] = tuple(RULE_LABELS)
 
 
+def rule_label(rule: str) -> str:
+    """A rule by its board-paper question and label; "All entitlements" for the total row."""
+    return "All entitlements" if rule == ALL else RULE_LABELS.get(rule, rule)
+
+
 def with_rate(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with integer counts and its `compliance_rate` column (re)computed from them:
     pending obligations are not yet decided; NaN where nothing was decided (no figure rather than

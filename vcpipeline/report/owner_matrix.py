@@ -14,7 +14,7 @@ import os
 import pandas as pd
 
 from vcpipeline.report.cells import Cell, Table, header, row_header, share_cell
-from vcpipeline.report.model import RATE_COLUMN, RULES, ReportData, department_label
+from vcpipeline.report.model import RATE_COLUMN, RULES, ReportData, department_label, rule_label
 
 SECTION = "owner_rule"
 DEFAULT_MIN_DECIDED = 10
@@ -44,8 +44,6 @@ def with_lowest(frame: pd.DataFrame, min_decided: int) -> pd.DataFrame:
 def owner_rule_table(data: ReportData, min_decided: int | None = None) -> Table | None:
     """A row per owner, a column per entitlement owed in the period; each cell the rate with
     "met on time of decided" under it; the lowest of each column marked in words and colour."""
-    from vcpipeline.report.build import rule_label
-
     if data.by_owner_and_rule is None or data.by_owner_and_rule.empty:
         return None
     frame = with_lowest(data.by_owner_and_rule, cell_min_decided() if min_decided is None else min_decided)
