@@ -3,12 +3,19 @@ CLI and the nightly task call."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from vcpipeline import settings
+from vcpipeline.calendar import LONDON, next_working_day
 from vcpipeline.errors import UsageError
+from vcpipeline.instants import utc_instant
 from vcpipeline.periods import PeriodError, parse_period
 from vcpipeline.returns.table import FORCE_CODE
 
@@ -67,3 +74,41 @@ def combine_files(paths: Sequence[Path], out_dir: Path) -> Path:
     page = out_dir / f"combined-{quarter}.html"
     page.write_text(combined_page(combined, [v.manifest for v in verified]), encoding="utf-8")
     return page
+
+
+def quarter_ended_on(day: date) -> str | None:
+    """The quarter just ended when `day` (a local date) is the first working day after it, else None."""
+    start = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    first = next_working_day(np.array([start - timedelta(days=1)], dtype="datetime64[D]"))[0].astype(date)
+    if day != first:
+        return None
+    ended = start - timedelta(days=1)
+    return f"{ended.year}Q{(ended.month - 1) // 3 + 1}"
+
+
+def returns_due(as_of: datetime, warehouse_url: str | None, force: str, folder: Path) -> list[str]:
+    """The quarters whose return is due on the night of `as_of`: the quarter just ended on the
+    first working day after it (its own dip sample is drawn that day, so the return carries the
+    latest published survey), and again, as the next issue, on the night its own survey is first
+    published (the latest issue carries an earlier survey)."""
+    from vcpipeline.returns.build import latest_survey_quarter
+    from vcpipeline.returns.files import MANIFEST, PREFIX
+    from vcpipeline.warehouse.db import make_engine
+
+    today = utc_instant(as_of, "as_of").astimezone(ZoneInfo(LONDON)).date()
+    ended = quarter_ended_on(today)
+    if ended is not None:
+        return [ended]
+    before = date(today.year, (today.month - 1) // 3 * 3 + 1, 1) - timedelta(days=1)
+    quarter = f"{before.year}Q{(before.month - 1) // 3 + 1}"
+    issues = sorted(folder.glob(f"{PREFIX}{force}-{quarter}-v*{MANIFEST}"),
+                    key=lambda p: int(p.name.removesuffix(MANIFEST).rsplit("-v", 1)[1]))
+    if not issues or json.loads(issues[-1].read_text(encoding="utf-8")).get("survey_quarter") == quarter:
+        return []
+    engine = make_engine(warehouse_url)
+    try:
+        with engine.connect() as conn:
+            published = latest_survey_quarter(conn, quarter)
+    finally:
+        engine.dispose()
+    return [quarter] if published == quarter else []

@@ -145,3 +145,21 @@ def build_reports(as_of: datetime | None, warehouse_url: str, report_dir: Path |
     folder = report_dir if report_dir is not None else settings.out_dir() / "report"
     return [str(build_period_report(warehouse_url, period, folder))
             for period in periods_due(utc_instant(as_of))]
+
+
+def build_quarterly_returns(as_of: datetime | None, warehouse_url: str, returns_dir: Path | None = None) -> list[str]:
+    """The force's quarterly compliance return, on the first working day after a quarter (and
+    reissued the night that quarter's own survey is published), into `out/returns/` unless told
+    otherwise; the manifests' paths. No return without a force code (`VCP_FORCE_CODE`)."""
+    import os
+
+    from vcpipeline import settings
+    from vcpipeline.returns.run import build_return, force_code, returns_due
+
+    instant = utc_instant(as_of)
+    if not os.environ.get("VCP_FORCE_CODE", "").strip():
+        return []
+    force = force_code()
+    folder = returns_dir if returns_dir is not None else settings.out_dir() / "returns"
+    return [str(build_return(warehouse_url, quarter, force, folder))
+            for quarter in returns_due(instant, warehouse_url, force, folder)]
