@@ -314,7 +314,7 @@ def test_rerunning_an_older_night_keeps_closed_the_quarantine_a_later_night_supe
 
 
 def test_an_older_night_run_after_a_newer_one_leaves_only_the_newer_quarantine_entry_open(engine):
-    from vcpipeline.ingest.run import close_superseded
+    from vcpipeline.ingest.batches import close_superseded
 
     older = (FIRST_NIGHT - timedelta(days=1), FIRST_NIGHT)
     newer = (FIRST_NIGHT, FIRST_NIGHT + timedelta(days=1))

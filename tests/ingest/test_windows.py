@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from vcpipeline.ingest.run import volume_failure
+from vcpipeline.ingest.checks import volume_failure
 from vcpipeline.ingest.windows import (
     ProcessedFile,
     file_ready_at,

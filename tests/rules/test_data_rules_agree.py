@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from vcpipeline.canonical import DEPARTMENTS
-from vcpipeline.ingest.run import row_reasons, validate_canonical
+from vcpipeline.ingest.checks import row_reasons, validate_canonical
 from vcpipeline.parsing import parse_instants
 from vcpipeline.rules.incremental import usable_events
 from vcpipeline.rules.prepare import prepare

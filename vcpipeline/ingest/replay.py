@@ -22,8 +22,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vcpipeline.ingest.batches import upsert, warehouse_reported_at, warehouse_victims
+from vcpipeline.ingest.checks import row_reasons, validate_canonical
 from vcpipeline.ingest.extract import KINDS, NATIVE_POSITION, NATIVE_TABLE, canonical_by_origin
 from vcpipeline.ingest.privacy import pii_columns
+from vcpipeline.ingest.typed import typed_canonical
 from vcpipeline.sources.config import SourceConfig
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import load_batches, quarantine
@@ -126,15 +129,6 @@ def replay_quarantined(
     nightly heal validates only what it can change. Validation runs once per original batch,
     as of that batch's interval end.
     """
-    from vcpipeline.ingest.run import (
-        row_reasons,
-        typed_canonical,
-        upsert,
-        validate_canonical,
-        warehouse_reported_at,
-        warehouse_victims,
-    )
-
     by_name = {config.name: config for config in configs}
     system = None
     if source is not None:
