@@ -10,7 +10,9 @@ morning alerts and the board report read. Then e-mail each team lead their new b
 obligations due soon, and data engineering a digest of the night's data problems (each e-mail
 once: the alert log, Asset `vcp_warehouse.alert_log`, stops a retry or rerun sending it again).
 On the 1st of a month, the compliance report for the month (and quarter) just ended is written
-to `out/report/`.
+to `out/report/`. On the first working day after a quarter, the force's quarterly compliance
+return (`VCP_FORCE_CODE`) is written to `out/returns/`, and reissued the night that quarter's
+dip-sample survey is published.
 
 Reruns and backfills of a night repeat exactly that night's work: every step is keyed on the
 run's data interval, never on "now".
@@ -107,6 +109,13 @@ def victims_code_nightly() -> None:
 
         return nightly.build_reports(data_interval_end, runtime.warehouse_url())
 
+    @task
+    def build_quarterly_returns(summaries: dict, data_interval_end: datetime | None = None) -> list[str]:
+        # The first working day after a quarter, and again when that quarter's survey is published.
+        from vcpipeline.tasks import nightly, runtime
+
+        return nightly.build_quarterly_returns(data_interval_end, runtime.warehouse_url())
+
     # The crime recording system first: the other sources' events are validated against its crimes.
     crime_records = extract_validate_load.override(task_id="load_crime_records").expand(
         source=configured_sources.override(task_id="crime_record_sources")(load_first=True)
@@ -122,6 +131,7 @@ def victims_code_nightly() -> None:
     summaries = load_summaries(obligations)
     send_alerts(summaries)
     build_reports(summaries)
+    build_quarterly_returns(summaries)
 
 
 victims_code_nightly()

@@ -55,7 +55,7 @@ def test_nightly_dag_is_present_and_scheduled_at_two_london_time():
     assert dag.max_active_runs == 1
     assert set(dag.task_ids) == {
         "crime_record_sources", "load_crime_records", "configured_sources", "extract_validate_load",
-        "evaluate_obligations", "load_summaries", "build_reports",
+        "evaluate_obligations", "load_summaries", "build_reports", "build_quarterly_returns",
         "send_alerts",
     }
     etl = dag.get_task("extract_validate_load")

@@ -33,7 +33,8 @@ def test_the_edge_refuses_a_naive_or_missing_instant():
 def test_every_nightly_step_refuses_a_naive_instant_before_touching_the_warehouse(tmp_path):
     url = f"sqlite:///{tmp_path / 'never-created.db'}"
     naive = datetime(2026, 7, 1, 2)
-    for step in (nightly.evaluate_obligations, nightly.load_summaries, nightly.build_reports):
+    for step in (nightly.evaluate_obligations, nightly.load_summaries, nightly.build_reports,
+                 nightly.build_quarterly_returns):
         with pytest.raises(ValueError, match="naive"):
             step(naive, url)
     with pytest.raises(ValueError, match="naive"):
