@@ -107,6 +107,8 @@ def test_combined_totals_are_the_sum_of_the_forces_published_counts_partial_wher
             assert den == 0 or math.isclose(float(total["rate"]), num / den, rel_tol=1e-9)
         checked += 1
     assert checked > 50 and partial > 0
+    page = (tmp_path / "combined" / "combined-2026Q1.html").read_text()
+    assert "(partial)" in page and "[c]" in page and "AAA" in page and "BBB" in page
 
 
 def test_a_suppressed_cell_cannot_be_recovered_from_the_combination(returns_dir, tmp_path):
@@ -240,3 +242,36 @@ def test_vcp_return_writes_the_return_and_needs_a_force_code(warehouse_b, tmp_pa
     assert verify_return(printed).manifest["force"] == "CCC"
     html = printed.with_name(printed.name.replace(".manifest.json", ".html")).read_text()
     assert "CCC" in html and "[c]" in html
+
+
+# The parts of the Frictionless Table Schema (v1) a return's schema uses, as a JSON Schema.
+TABLE_SCHEMA_ESSENTIALS = {
+    "type": "object", "required": ["fields"],
+    "properties": {
+        "fields": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["name", "type"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "type": {"enum": ["string", "number", "integer", "boolean", "date", "datetime"]},
+                "description": {"type": "string"},
+                "constraints": {"type": "object", "additionalProperties": False, "properties": {
+                    "required": {"type": "boolean"}, "enum": {"type": "array"},
+                    "pattern": {"type": "string"}, "minimum": {"type": "number"}}},
+                "trueValues": {"type": "array", "items": {"type": "string"}},
+                "falseValues": {"type": "array", "items": {"type": "string"}},
+            }, "additionalProperties": False}},
+        "primaryKey": {"type": "array", "items": {"type": "string"}},
+        "missingValues": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def test_the_schema_file_is_a_table_schema_naming_every_column_of_the_csv(returns_dir):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = verify_return(returns_dir["AAA"]).manifest["schema"]
+    document = json.loads((returns_dir["AAA"].parent / schema).read_text())
+    jsonschema.validate(document, TABLE_SCHEMA_ESSENTIALS)
+    header = returns_dir["AAA"].with_name(returns_dir["AAA"].name.replace(".manifest.json", ".csv")) \
+        .read_text().splitlines()[0].split(",")
+    assert [f["name"] for f in document["fields"]] == header
+    assert set(document["primaryKey"]) <= set(header)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from vcpipeline.returns.table import (
+    COLUMNS,
     FIELDS,
     SCHEMA_VERSION,
     ReturnError,
@@ -36,14 +37,8 @@ _ISSUE = re.compile(r"-v(\d+)\.manifest\.json$")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The rows as UTF-8 CSV, `\\n` line ends, every value spelled by `format_value`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([f.name for f in FIELDS])
-    columns = [frame[f.name].tolist() for f in FIELDS]
-    for values in zip(*columns, strict=True):
-        writer.writerow([format_value(value, f.type) for f, value in zip(FIELDS, values, strict=True)])
-    return buffer.getvalue().encode("utf-8")
+    """The return's rows as UTF-8 CSV (COLUMNS in order): see `csv_bytes_of`."""
+    return csv_bytes_of(frame[list(COLUMNS)])
 
 
 def json_bytes(document: dict[str, Any]) -> bytes:
@@ -177,7 +172,8 @@ def verify_return(path: Path) -> VerifiedReturn:
 
 
 def csv_bytes_of(frame: pd.DataFrame) -> bytes:
-    """Any table of the returns (e.g. the combined one) as CSV spelled like a return."""
+    """Any table of the returns (the return, the combined one) as UTF-8 CSV with `\\n` line ends,
+    every value spelled by `format_value` for its field's type."""
     kinds = {f.name: f.type for f in FIELDS} | {"partial": "boolean"}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

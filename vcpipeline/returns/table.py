@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 SCHEMA_VERSION = "vcp-return/1"
 SECTIONS: tuple[str, ...] = ("about", "compliance", "victims", "agreed_method", "survey", "breakdown",
                              "data_quality")
@@ -106,15 +108,8 @@ def table_schema() -> dict[str, Any]:
 def format_value(value: Any, kind: str) -> str:
     """A value as the CSV spells it: empty for missing, integers plain, numbers to 12 significant
     digits (so a rebuild writes the same bytes), booleans lower case."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    try:
-        import pandas as pd
-
-        if value is pd.NA:
-            return ""
-    except ImportError:  # pragma: no cover
-        pass
     if kind == "integer":
         return str(int(value))
     if kind == "number":
