@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from vcpipeline.parsing import InputError, read_canonical_csv
+from vcpipeline.errors import InputError
+from vcpipeline.parsing import read_canonical_csv
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import crimes, team_leads
 

@@ -41,7 +41,7 @@ from vcpipeline.alerts.store import (
     read_night_quarantine_reasons,
     read_obligations_for_alerts,
 )
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 
 
 def run_alerts(

@@ -22,7 +22,7 @@ from vcpipeline.alerts.contact import AGREED, CHOICE_EVENT_COLUMNS, agreed_conta
 from vcpipeline.alerts.messages import LOG_ITEM_COLUMNS, utc_instant
 from vcpipeline.alerts.selection import BREACH_LOOKBACK
 from vcpipeline.calendar import local_dates, start_of_local_day
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
     alert_log,

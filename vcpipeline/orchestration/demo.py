@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from vcpipeline import settings
+from vcpipeline import instants, settings
 from vcpipeline.orchestration import airflow_env, timetables, variables
 
 if TYPE_CHECKING:
     import pandas as pd
     from airflow.sdk import DAG
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = ZoneInfo(instants.LONDON)
 DAG_ID = "victims_code_nightly"
 SAMPLE_DAG_ID = "victims_code_quarterly_sample"
 REVIEW_DAG_ID = "victims_code_review_ingest"
@@ -166,7 +166,7 @@ def demo_nights(first_night: date, nights: int, *, sample: bool) -> list[date]:
 def _quarter_run_before(night: date) -> timetables.QuarterRun:
     """The sampling run for the quarter that ended before the night's 02:00 run."""
     return timetables.latest_quarter_run_before(
-        datetime(night.year, night.month, night.day, 2, tzinfo=LONDON), time_of_day(6), "Europe/London")
+        datetime(night.year, night.month, night.day, 2, tzinfo=LONDON), time_of_day(6), instants.LONDON)
 
 
 def _quick(dag: DAG, sensor_id: str, timeout: float) -> DAG:

@@ -50,8 +50,8 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from vcpipeline.canonical import CRIME_COLUMNS, VICTIM_COLUMNS
-    from vcpipeline.errors import UsageError
-    from vcpipeline.parsing import InputError, parse_instants, read_canonical_csv
+    from vcpipeline.errors import InputError, UsageError
+    from vcpipeline.parsing import parse_instants, read_canonical_csv
     from vcpipeline.sampling.allocation import SamplingError
     from vcpipeline.sampling.selection import draw_sample, quarter_name, sample_csv
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vcpipeline.parsing import InputError
+from vcpipeline.errors import InputError
+from vcpipeline.instants import LONDON
 from vcpipeline.sources.config import SourceConfig
 
 DROP_FILE_COLUMN = "source_file"
@@ -125,7 +126,7 @@ def read_sql_source(
     *,
     watermark_column: str = "modified_at",
     watermark_format: str = "%Y-%m-%d %H:%M:%S",
-    watermark_tz: str = "Europe/London",
+    watermark_tz: str = LONDON,
 ) -> pd.DataFrame:
     """Rows of a table (or a SELECT) whose watermark lies in `[since, until)`, as strings, plus
     the rows whose watermark no window can hold (`watermark_selection`).
@@ -173,7 +174,7 @@ def sql_row_counts(
     *,
     watermark_column: str = "modified_at",
     watermark_format: str = "%Y-%m-%d %H:%M:%S",
-    watermark_tz: str = "Europe/London",
+    watermark_tz: str = LONDON,
 ) -> tuple[int, int]:
     """(rows the table holds, rows of it a batch with these bounds must read), counted by the
     source itself: what the extract is reconciled against."""

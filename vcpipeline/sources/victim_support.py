@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from vcpipeline.instants import LONDON
 from vcpipeline.sources.common import (
     SOURCE_MODIFIED_COLUMN,
     canonical_frame,
@@ -23,7 +24,7 @@ from vcpipeline.sources.common import (
 from vcpipeline.sources.config import SourceConfig
 
 SYSTEM = "VS"
-LOCAL_TZ = "Europe/London"
+LOCAL_TZ = LONDON  # the system writes London wall time
 REQUIRED = ("Referral Ref", "Police Crime No", "Police Victim No", "Activity", "In Need",
             "Activity Date", "Last Updated")
 
