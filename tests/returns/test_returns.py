@@ -150,6 +150,8 @@ def test_survey_measures_combine_as_independent_strata():
     assert total["denominator"] == 100 and total["population"] == 400 and not total["partial"]
     missing = survey_totals(pd.DataFrame([row("A", 100, 0.5, 0.01, 40), row("B", 300, math.nan, math.nan, 0)]))
     assert missing.iloc[0]["partial"] and math.isclose(missing.iloc[0]["rate"], 0.5)
+    unsurveyed = survey_totals(pd.DataFrame([row("A", 100, 0.5, 0.01, 40)]), forces=2)  # B published none
+    assert unsurveyed.iloc[0]["partial"]
 
 
 # --- refusing what cannot be trusted --------------------------------------------------------------

@@ -71,8 +71,10 @@ def count_totals(rows: pd.DataFrame) -> pd.DataFrame:
     return totals.assign(force=TOTAL, suppressed=False).drop(columns=["numerator_withheld", "denominator_withheld"])
 
 
-def survey_totals(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per question, the forces' estimates combined as independent strata (module docstring)."""
+def survey_totals(rows: pd.DataFrame, forces: int | None = None) -> pd.DataFrame:
+    """Per question, the forces' estimates combined as independent strata (module docstring);
+    partial unless each of the `forces` combined (default: those with rows) has an estimate."""
+    expected = rows["force"].nunique() if forces is None else forces
     out = []
     for key, group in rows.groupby(list(KEY), sort=False):
         usable = group.dropna(subset=["rate", "variance", "population"])
@@ -92,7 +94,7 @@ def survey_totals(rows: pd.DataFrame) -> pd.DataFrame:
                     "numerator": int(usable["numerator"].fillna(0).sum()), "denominator": applicable,
                     "rate": estimate, "population": int(population), "variance": variance,
                     "ci_lower": lower, "ci_upper": upper, "survey_quarter": quarters,
-                    "suppressed": False, "partial": len(usable) < len(group)})
+                    "suppressed": False, "partial": usable["force"].nunique() < expected})
     return pd.DataFrame(out)
 
 
@@ -107,7 +109,8 @@ def combine_returns(rows_by_force: Sequence[list[dict[str, Any]]]) -> pd.DataFra
         frame[name] = pd.to_numeric(frame[name]).astype("float64")
     frame["partial"] = False
     survey = frame["section"] == "survey"
-    totals = pd.concat([t for t in (count_totals(frame[~survey]), survey_totals(frame[survey])) if not t.empty],
+    totals = pd.concat([t for t in (count_totals(frame[~survey]),
+                                        survey_totals(frame[survey], len(rows_by_force))) if not t.empty],
                        ignore_index=True)
     both = pd.concat([frame, totals], ignore_index=True)
     forces = [*dict.fromkeys(frame["force"]), TOTAL]
