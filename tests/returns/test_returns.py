@@ -277,3 +277,13 @@ def test_the_schema_file_is_a_table_schema_naming_every_column_of_the_csv(return
         .read_text().splitlines()[0].split(",")
     assert [f["name"] for f in document["fields"]] == header
     assert set(document["primaryKey"]) <= set(header)
+
+
+def test_vcp_return_combine_writes_the_combined_table_and_page(returns_dir, tmp_path, capsys):
+    from vcpipeline.cli import main
+
+    code = main(["return", "combine", str(returns_dir["AAA"]), str(returns_dir["BBB"].with_suffix("").with_suffix(
+        ".csv")), "--out", str(tmp_path / "region")])
+    assert code == 0
+    page = Path(capsys.readouterr().out.strip())
+    assert page == tmp_path / "region" / f"combined-{QUARTER}.html" and page.with_suffix(".csv").exists()
