@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from vcpipeline.alerts.messages import utc_instant
+
 AGREED, OPTED_OUT, OPTED_IN = "CONTACT_AGREED", "OPTED_OUT", "OPTED_IN"
 CHOICE_EVENT_TYPES: tuple[str, ...] = (AGREED, OPTED_OUT, OPTED_IN)
 CHOICE_EVENT_COLUMNS: tuple[str, ...] = ("event_id", "crime_ref", "victim_id", "event_type",
@@ -50,7 +52,7 @@ def agreed_contacts(events: pd.DataFrame, victims: pd.DataFrame, as_of: pd.Times
     `events`, `agreed_interval_days` too (0: no periodic updates agreed).
     """
     chosen = events_per_victim(events[events["event_type"].astype(str) == AGREED], victims)
-    chosen = chosen[chosen["occurred_at"] <= _utc(as_of)]
+    chosen = chosen[chosen["occurred_at"] <= utc_instant(as_of)]
     latest = chosen.groupby(_KEY, sort=False).tail(1)
     interval = ["interval_days"] if "interval_days" in latest.columns else []
     out = victims.loc[:, _KEY].astype(str).drop_duplicates().merge(
@@ -69,7 +71,7 @@ def opt_out_history(events: pd.DataFrame, victims: pd.DataFrame, as_of: pd.Times
     event_type, occurred_at. An opt-in with no opt-out before it has no effect and is left out."""
     wanted = events["event_type"].astype(str).isin((OPTED_OUT, OPTED_IN))
     moves = events_per_victim(events[wanted], victims)
-    moves = moves[moves["occurred_at"] <= _utc(as_of)]
+    moves = moves[moves["occurred_at"] <= utc_instant(as_of)]
     opted_out_before = (moves["event_type"] == OPTED_OUT).astype(int).groupby(
         [moves["crime_ref"], moves["victim_id"]]).cumsum() > 0
     return moves.loc[opted_out_before, [*_KEY, "event_type", "occurred_at"]].reset_index(drop=True)
@@ -82,8 +84,3 @@ def contact_phrases(contacts: pd.DataFrame) -> pd.Series:
     return ("agreed: " + channel).where(channel != "", NO_METHOD_AGREED)
 
 
-def _utc(instant: pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(instant)
-    if stamp.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    return stamp.tz_convert("UTC")

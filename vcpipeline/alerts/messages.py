@@ -20,6 +20,7 @@ from email.utils import parseaddr
 import numpy as np
 import pandas as pd
 
+from vcpipeline import instants
 from vcpipeline.calendar import local_dates
 from vcpipeline.errors import InputError
 from vcpipeline.textsafety import header_safe
@@ -125,8 +126,6 @@ def message_key(department: str, team: str, as_of: pd.Timestamp) -> str:
 
 
 def utc_instant(instant: pd.Timestamp | str) -> pd.Timestamp:
-    """The instant in UTC; a naive value is refused (an as-of must say which clock)."""
-    stamp = pd.Timestamp(instant)
-    if stamp.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    return stamp.tz_convert("UTC")
+    """The instant as a UTC `pd.Timestamp`, through the one conversion (`instants.utc_instant`:
+    a naive value is refused, an as-of must say which clock)."""
+    return pd.Timestamp(instants.utc_instant(pd.Timestamp(instant), "as_of")).tz_convert("UTC")
