@@ -52,6 +52,32 @@ def warehouse_b(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres_warehouse_a(tmp_path_factory: pytest.TempPathFactory):
+    """The report's force on PostgreSQL (when VCP_TEST_POSTGRES_URL is set), read-only."""
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("VCP_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PostgreSQL return tests skipped: set VCP_TEST_POSTGRES_URL="
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"vcp_returns_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        report_fixtures.load_force(url, report_fixtures.make_force(), tmp_path_factory.mktemp("return-pg"))
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
 def returns_dir(tmp_path_factory: pytest.TempPathFactory, warehouse_a: str, warehouse_b: str) -> dict[str, Path]:
     """Each force's return for QUARTER, built once (read-only): force code -> manifest path."""
     from vcpipeline.returns.run import build_return

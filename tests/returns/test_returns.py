@@ -40,6 +40,12 @@ def test_return_is_byte_identical_when_rebuilt_from_the_same_warehouse(warehouse
     assert len(list(same_folder.glob("*.manifest.json"))) == 1
 
 
+@pytest.mark.postgres
+def test_the_same_force_gives_the_same_return_bytes_on_postgresql(postgres_warehouse_a, returns_dir, tmp_path):
+    rebuilt = build_return(postgres_warehouse_a, QUARTER, "AAA", tmp_path / "pg")
+    assert _files(rebuilt) == _files(returns_dir["AAA"])
+
+
 def test_a_changed_return_is_issued_as_the_next_version(returns_dir, tmp_path):
     folder = tmp_path / "issues"
     shutil.copytree(returns_dir["AAA"].parent, folder)
