@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                             "totals from the counts, suppression kept.")
     combine.add_argument("returns", nargs="+", type=Path, metavar="RETURN",
                          help="a return's manifest (or any of its files)")
-    combine.add_argument("--out", type=Path, required=True, dest="combine_out", help="folder for the tables")
+    combine.add_argument("--out", type=Path, required=True, dest="combine_out", metavar="DIR",
+                         help="folder for the combined tables")
     combine.set_defaults(func=run_combine)
 
 
