@@ -16,6 +16,15 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "event_id", "crime_ref", "victim_id", "event_type", "occurred_at",
     "in_need", "outcome_code", "court_result", "channel",
 )
+# Optional victim attributes (who the victims are; for aggregated breakdowns with disclosure
+# control only, never in an e-mail or worksheet): empty where a source does not record them.
+OPTIONAL_VICTIM_COLUMNS: tuple[str, ...] = ("sex", "ethnicity", "disability")
+NOT_STATED = "NOT_STATED"  # the source records the attribute, and none was given (or its code is unknown)
+VICTIM_ATTRIBUTE_CODES: dict[str, tuple[str, ...]] = {
+    "sex": ("FEMALE", "MALE", NOT_STATED),
+    "ethnicity": ("ASIAN", "BLACK", "MIXED", "WHITE", "OTHER", NOT_STATED),  # the ONS 5 broad groups
+    "disability": ("YES", "NO", NOT_STATED),
+}
 # Optional since version 2 (an absent column reads as empty).
 OPTIONAL_EVENT_COLUMNS: tuple[str, ...] = ("interval_days",)
 OBLIGATION_COLUMNS: tuple[str, ...] = (

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vcpipeline.canonical import NOT_STATED, OPTIONAL_VICTIM_COLUMNS, VICTIM_ATTRIBUTE_CODES
 from vcpipeline.disclosure import disclosure_threshold, suppression_mask, with_margins
 from vcpipeline.report.cells import Cell, Table, count_cell, header, rate_cell, row_header
 from vcpipeline.report.periods import Period
@@ -29,9 +30,8 @@ from vcpipeline.warehouse.schema import victim_compliance, victims
 
 KEY = "breakdowns"
 SUPPRESSED = "[c]"  # the ONS mark for a confidential figure
-NOT_STATED = "NOT_STATED"
 ALL_VICTIMS = "ALL"
-ATTRIBUTES: tuple[str, ...] = ("sex", "ethnicity", "disability")
+ATTRIBUTES: tuple[str, ...] = OPTIONAL_VICTIM_COLUMNS
 COUNTS: tuple[str, ...] = ("victims", "compliant", "not_compliant")
 RATE = "victim_compliance_rate"
 
@@ -42,9 +42,7 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (  # (label, lowest age, highest a
 # Each dimension's categories in the order printed (codes as stored; NULL reads as not stated).
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "age_band": (*(label for label, _, _ in AGE_BANDS), NOT_STATED),
-    "sex": ("FEMALE", "MALE", NOT_STATED),
-    "ethnicity": ("ASIAN", "BLACK", "MIXED", "WHITE", "OTHER", NOT_STATED),
-    "disability": ("YES", "NO", NOT_STATED),
+    **VICTIM_ATTRIBUTE_CODES,
 }
 DIMENSION_LABELS: dict[str, str] = {
     "age_band": "age at report", "sex": "sex", "ethnicity": "ethnicity (ONS broad groups)",

@@ -20,6 +20,7 @@ from vcpipeline.canonical import (
     EVENT_COLUMNS,
     LINEAGE_COLUMNS,
     OPTIONAL_EVENT_COLUMNS,
+    OPTIONAL_VICTIM_COLUMNS,
     VICTIM_COLUMNS,
 )
 from vcpipeline.parsing import parse_instants
@@ -28,7 +29,7 @@ SOURCE_MODIFIED_COLUMN = "source_modified_at"
 
 OUTPUT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "crimes": CRIME_COLUMNS + CRIME_OWNER_COLUMNS + LINEAGE_COLUMNS,
-    "victims": VICTIM_COLUMNS + LINEAGE_COLUMNS,
+    "victims": VICTIM_COLUMNS + OPTIONAL_VICTIM_COLUMNS + LINEAGE_COLUMNS,
     "events": EVENT_COLUMNS + OPTIONAL_EVENT_COLUMNS + LINEAGE_COLUMNS + (SOURCE_MODIFIED_COLUMN,),
 }
 

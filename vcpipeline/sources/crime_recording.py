@@ -1,7 +1,9 @@
 """Crime recording system (CRS) → canonical crimes, victims and investigation events.
 
 Native shapes and codes: docs/sources.md §1. Victims' names, dates of birth, phones and
-addresses stop here: only the pseudonymous `victim_id` and the age at report leave.
+addresses stop here: only the pseudonymous `victim_id` and the age at report leave, with the
+optional sex, ethnicity (self-defined code → ONS broad group) and disability for aggregated
+breakdowns.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from vcpipeline.canonical import NOT_STATED, OPTIONAL_VICTIM_COLUMNS
 from vcpipeline.sources.common import (
     SOURCE_MODIFIED_COLUMN,
     canonical_frame,
@@ -92,6 +95,22 @@ def _report_local_dates(victims: pd.DataFrame, crimes: pd.DataFrame | None) -> p
     return recorded.str.slice(0, 10)  # native local time: the date is its first ten characters
 
 
+def victim_attributes(victims: pd.DataFrame, config: SourceConfig) -> dict[str, pd.Series]:
+    """Sex, ethnicity and disability as canonical codes, from the native columns named in
+    `sources.toml` (`victim_attribute_column`): absent column → empty (not recorded); an empty
+    value or a code the mapping does not know → NOT_STATED. An unknown code must not quarantine
+    the victim (their obligations stand whatever their recorded ethnicity); the native suite warns."""
+    columns = config.mapping.get("victim_attribute_column", {})
+    found = {}
+    for attribute in OPTIONAL_VICTIM_COLUMNS:
+        native = columns.get(attribute, "")
+        if native not in victims.columns:
+            continue
+        mapped = text(victims[native]).str.upper().map(config.codes(attribute))
+        found[attribute] = mapped.astype("string").fillna(NOT_STATED)
+    return found
+
+
 def map_victims(victims: pd.DataFrame, config: SourceConfig,
                 crimes: pd.DataFrame | None = None) -> pd.DataFrame:
     markers = text(victims["markers"]).str.upper()
@@ -103,6 +122,7 @@ def map_victims(victims: pd.DataFrame, config: SourceConfig,
         "victim_id": victim_ids(victims["victim_no"]),
         "age_at_report": ages_at(victims["date_of_birth"], _report_local_dates(victims, crimes)),
         **{flag: values.map({True: "true", False: "false"}) for flag, values in flags.items()},
+        **victim_attributes(victims, config),
         "source_system": constant(SYSTEM, victims),
         "source_row_id": victims["victim_no"],
     }, victims.index)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from vcpipeline.synth.attributes import victim_attribute_codes
 from vcpipeline.synth.calibration import (
     BAD_CODE_SHARE,
     BAD_CRIME_SHARE,
@@ -88,8 +89,10 @@ def _crime_table(rng, crimes, crime_no, horizon, config, bad) -> pd.DataFrame:
 
 
 def _victim_table(rng, crimes, crime_no, victims, horizon, config) -> pd.DataFrame:
-    """One row per victim with their personal details and vulnerability markers."""
+    """One row per victim with their personal details, vulnerability markers and who they are
+    (sex, ethnicity, disability: drawn from a spawned generator, so `rng`'s stream is unchanged)."""
     m = len(victims)
+    attributes = victim_attribute_codes(rng.spawn(1)[0], m)
     people = personal_details(rng, m)
     v_reported = crimes["reported"].to_numpy()[victims["crime"].to_numpy()]
     v_created, v_modified, _ = audit(rng, v_reported, np.iinfo(np.int64).max, min_lag=60, max_lag=3 * HOUR)
@@ -105,6 +108,7 @@ def _victim_table(rng, crimes, crime_no, victims, horizon, config) -> pd.DataFra
         "phone": people["phone"], "address_line": people["address_line"],
         "town": people["town"], "postcode": people["postcode"],
         "markers": markers,
+        **{name: attributes[name].to_numpy() for name in attributes.columns},
         "created_at": local_text(np.minimum(v_created, horizon)),
         "modified_at": local_text(np.minimum(v_modified, horizon)),
     }).astype({"crime_no": "string", "date_of_birth": "string"})

@@ -256,7 +256,8 @@ def validation_frame(
     - `victim` (`{"crime_ref": ..., "victim_id": ...}`): `victim_known`, is the named victim one
       of `known_victims` (crime_ref, victim_id) — <NA> when none is named or none are given;
     - `on_event_type` (`{name: {"event_type": ..., "column": ...}}`): `name`, the column's
-      value on rows of that event type, missing on others.
+      value on rows of that event type, missing on others;
+    - `optional` (column names): a column a source may not provide, all missing when absent.
 
     The index is 0..n-1, so GX's failing indexes are row positions.
     """
@@ -264,6 +265,9 @@ def validation_frame(
     out = pd.DataFrame(index=base.index)
     for column in base.columns:
         out[column] = _blank_as_missing(base[column]) if column in columns else base[column]
+    for column in derive.get("optional", []):
+        if column not in out.columns:
+            out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
     for column in derive.get("instants", []):
         if column in out.columns:
             out[f"{column}_utc"] = _instants(out[column])
