@@ -281,3 +281,28 @@ def test_a_months_report_has_no_breakdown_so_a_quarter_minus_two_months_reveals_
     engine.dispose()
     assert section.frame is None and not section.tables
     assert "quarters only" in section.paragraphs[0] and "2026Q1" in section.paragraphs[0]
+
+
+# Where a victim's sex, ethnicity or disability may be read: mapped in, stored, and counted in
+# suppressed aggregates. E-mails (alerts), worksheets and the dip sample (sampling) never read them.
+ATTRIBUTE_READERS = ("vcpipeline.canonical", "vcpipeline.sources.", "vcpipeline.warehouse.",
+                     "vcpipeline.synth.", "vcpipeline.report.breakdowns", "vcpipeline.returns.")
+
+
+def test_victim_attributes_are_read_only_where_they_are_aggregated():
+    import ast
+
+    from vcpipeline.canonical import OPTIONAL_VICTIM_COLUMNS
+
+    root = Path(__file__).resolve().parents[2]
+    readers = []
+    for path in sorted((root / "vcpipeline").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        if module.startswith(ATTRIBUTE_READERS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            named = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                     else node.attr if isinstance(node, ast.Attribute) else None)
+            if named in (*OPTIONAL_VICTIM_COLUMNS, "OPTIONAL_VICTIM_COLUMNS", "VICTIM_ATTRIBUTE_CODES"):
+                readers.append(f"{module}:{node.lineno}")
+    assert not readers, f"victim attributes read outside the aggregated breakdowns: {readers}"
