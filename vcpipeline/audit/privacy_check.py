@@ -189,3 +189,31 @@ def leaked_victim_details(crime_recording_db: Path, folders: Sequence[Path],
         for detail, places in leaks_in(warehouse_documents(warehouse_url), details).items():
             leaks.setdefault(detail, set()).update(places)
     return leaks
+
+
+def warehouse_record_ids(warehouse_urls: Sequence[str]) -> frozenset[str]:
+    """Every pseudonymous victim id and crime reference in the warehouses' `victims` tables."""
+    import sqlalchemy as sa
+
+    ids: set[str] = set()
+    for url in warehouse_urls:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                for victim_id, crime_ref in conn.execute(sa.text("SELECT victim_id, crime_ref FROM victims")):
+                    ids.update(value for value in (victim_id, crime_ref) if value)
+        finally:
+            engine.dispose()
+    return frozenset(ids)
+
+
+def leaked_victim_ids(folders: Sequence[Path], warehouse_urls: Sequence[str]) -> dict[str, set[str]]:
+    """Every victim id or crime reference of the warehouses found in the files under `folders`,
+    with where: for outputs that must name no victim and no crime at all (the quarterly returns,
+    built to be sent outside the force), where even a pseudonymous id identifies a record."""
+    ids = warehouse_record_ids(warehouse_urls)
+    leaks: dict[str, set[str]] = defaultdict(set)
+    for place, text in folder_documents(folders):
+        for found in ids.intersection(tokens(text)):
+            leaks[found].add(place)
+    return dict(leaks)
