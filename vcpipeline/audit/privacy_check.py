@@ -19,6 +19,9 @@ The pairing is what keeps real outputs clean: every date the pipeline writes abo
 event, a due date) falls on or after its report, and its victims were born before it; only a
 baby born on the very day of the report, with that day written as a bare date beside its crime,
 could be reported wrongly.
+
+The quarterly returns go outside the force, so they must not even name a record: they are also
+searched for every pseudonymous victim id and crime reference in the warehouses (`leaked_victim_ids`).
 """
 
 from __future__ import annotations
