@@ -5,8 +5,9 @@ Every night at 02:00 Europe/London: for each source system configured in
 `vcpipeline/sources/sources.toml`, extract the changes of the data interval (the previous
 02:00 to this 02:00, local), validate them and load them into the warehouse as one batch
 (one mapped task per source). When every source has loaded, evaluate each victim's Victims
-Code obligations as of the end of the interval and store the compliance summaries that the
-morning alerts and the board report read. Then e-mail each team lead their new breaches and the
+Code obligations as of the end of the interval (the crimes split into P partitions, one mapped
+task each, Variable `vcp_partitions`) and store the compliance summaries that the morning
+alerts and the board report read. Then e-mail each team lead their new breaches and the
 obligations due soon, and data engineering a digest of the night's data problems (each e-mail
 once: the alert log, Asset `vcp_warehouse.alert_log`, stops a retry or rerun sending it again).
 On the 1st of a month, the compliance report for the month (and quarter) just ended is written
@@ -78,11 +79,27 @@ def victims_code_nightly() -> None:
             source_config=runtime.source_config,
         )
 
-    @task(outlets=[assets.OBLIGATIONS])
-    def evaluate_obligations(batches: list[dict], data_interval_end: datetime | None = None) -> dict:
+    @task
+    def plan_obligations(batches: list[dict], data_interval_end: datetime | None = None) -> list[dict]:
+        # P: Variable vcp_partitions when set, else VCP_PARTITIONS, else the warehouse's default.
         from vcpipeline.tasks import nightly, runtime
 
-        return nightly.evaluate_obligations(data_interval_end, runtime.warehouse_url())
+        return nightly.plan_obligations(data_interval_end, runtime.warehouse_url(),
+                                        runtime.variable(nightly.PARTITIONS_VAR, ""))
+
+    @task(map_index_template="partition {{ task.op_kwargs['work']['partition'] }}")
+    def evaluate_partition(work: dict) -> dict:
+        # One transaction: a partition killed midway leaves nothing, and its retry redoes it whole.
+        from vcpipeline.tasks import nightly, runtime
+
+        return nightly.evaluate_partition(work, runtime.warehouse_url())
+
+    @task(outlets=[assets.OBLIGATIONS])
+    def evaluate_obligations(work: list[dict], partitions: list[dict]) -> dict:
+        # The merge: PENDING now due -> BREACHED over every partition, and the night's record.
+        from vcpipeline.tasks import nightly, runtime
+
+        return nightly.finish_obligations(work, partitions, runtime.warehouse_url())
 
     @task(outlets=[assets.SUMMARIES])
     def load_summaries(obligations: dict, data_interval_end: datetime | None = None) -> dict:
@@ -126,8 +143,10 @@ def victims_code_nightly() -> None:
         source=configured_sources(load_first=False)
     )
     crime_records >> batches
-    obligations = evaluate_obligations(batches)
-    crime_records >> obligations  # but no evaluation on a night whose crime records failed
+    plan = plan_obligations(batches)
+    crime_records >> plan  # but no evaluation on a night whose crime records failed
+    # The crimes split into P partitions by a stable hash of crime_ref, one mapped task each.
+    obligations = evaluate_obligations(plan, evaluate_partition.expand(work=plan))
     summaries = load_summaries(obligations)
     send_alerts(summaries)
     build_reports(summaries)

@@ -55,15 +55,19 @@ def test_nightly_dag_is_present_and_scheduled_at_two_london_time():
     assert dag.max_active_runs == 1
     assert set(dag.task_ids) == {
         "crime_record_sources", "load_crime_records", "configured_sources", "extract_validate_load",
-        "evaluate_obligations", "load_summaries", "build_reports", "build_quarterly_returns",
-        "send_alerts",
+        "plan_obligations", "evaluate_partition", "evaluate_obligations", "load_summaries",
+        "build_reports", "build_quarterly_returns", "send_alerts",
     }
     etl = dag.get_task("extract_validate_load")
     assert etl.retry_exponential_backoff and etl.retry_exponential_backoff > 1
     assert etl.on_failure_callback, "task failures must e-mail data engineering"
     assert {a.name for a in etl.outlets} >= {"vcp_warehouse.case_events", "vcp_warehouse.quarantine"}
     assert [a.name for a in dag.get_task("evaluate_obligations").outlets] == ["vcp_warehouse.obligations"]
-    assert dag.get_task("evaluate_obligations").upstream_task_ids == {"extract_validate_load", "load_crime_records"}
+    # The night's plan waits for every load; then one mapped task per partition, then the merge.
+    assert dag.get_task("plan_obligations").upstream_task_ids == {"extract_validate_load", "load_crime_records"}
+    assert dag.get_task("evaluate_partition").upstream_task_ids == {"plan_obligations"}
+    assert dag.get_task("evaluate_obligations").upstream_task_ids == {"plan_obligations", "evaluate_partition"}
+    assert dag.get_task("load_summaries").upstream_task_ids == {"evaluate_obligations"}
     (alert,) = dag.deadline
     assert alert.interval == timedelta(hours=5)
     assert alert.callback.path == "vcpipeline.orchestration.notify.email_missed_deadline"

@@ -33,13 +33,21 @@ def test_the_edge_refuses_a_naive_or_missing_instant():
 def test_every_nightly_step_refuses_a_naive_instant_before_touching_the_warehouse(tmp_path):
     url = f"sqlite:///{tmp_path / 'never-created.db'}"
     naive = datetime(2026, 7, 1, 2)
-    for step in (nightly.evaluate_obligations, nightly.load_summaries, nightly.build_reports,
-                 nightly.build_quarterly_returns):
+    for step in (nightly.evaluate_obligations, nightly.plan_obligations, nightly.load_summaries,
+                 nightly.build_reports, nightly.build_quarterly_returns):
         with pytest.raises(ValueError, match="naive"):
             step(naive, url)
     with pytest.raises(ValueError, match="naive"):
         nightly.send_alerts(naive, url, data_engineering_email=None, data_docs_url="",
                             smtp_conn_id="vcp_smtp")
+    assert not (tmp_path / "never-created.db").exists()
+
+
+def test_the_partitions_variable_must_be_a_whole_number_of_at_least_one(tmp_path):
+    night = pendulum.datetime(2026, 7, 2, 2, tz="Europe/London")
+    for value in ("0", "three"):
+        with pytest.raises(ValueError, match="Variable vcp_partitions must be a whole number"):
+            nightly.plan_obligations(night, f"sqlite:///{tmp_path / 'never-created.db'}", value)
     assert not (tmp_path / "never-created.db").exists()
 
 

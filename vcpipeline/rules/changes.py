@@ -19,13 +19,15 @@ event in (A0, A] made it so, and that event's crime is dirty.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from vcpipeline.warehouse.io import insert_statement
+from vcpipeline.warehouse.io import insert_rows, insert_statement, read_columns
 from vcpipeline.warehouse.schema import (
     case_events,
     crimes,
@@ -74,8 +76,7 @@ def new_batches(conn: sa.Connection) -> list[tuple[str, datetime]]:
 def mark_dirty(conn: sa.Connection, batch_ids: list[str], since: datetime | None,
                as_of: datetime) -> int:
     """Create and fill the dirty set (see the module docstring); return its size."""
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {dirty_crimes.name}")
-    dirty_crimes.create(conn)
+    create_dirty(conn)
     parts: list[sa.Select[Any]] = []
     if batch_ids:
         ids = sa.bindparam("batch_ids", batch_ids, expanding=True)
@@ -101,6 +102,24 @@ def mark_dirty(conn: sa.Connection, batch_ids: list[str], since: datetime | None
     if conn.dialect.name == "postgresql":  # a fresh temp table has no statistics: without them
         conn.exec_driver_sql(f"ANALYZE {dirty_crimes.name}")  # the planner hashes the whole history
     return conn.execute(sa.select(sa.func.count()).select_from(dirty_crimes)).scalar_one()
+
+
+def create_dirty(conn: sa.Connection) -> None:
+    """An empty dirty set for this transaction."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {dirty_crimes.name}")
+    dirty_crimes.create(conn)
+
+
+def keep_dirty(conn: sa.Connection, keep: Callable[[pd.Series], np.ndarray]) -> int:
+    """Narrow the dirty set to the crimes `keep` says yes to (one partition's); its new size."""
+    refs = read_columns(conn, f"SELECT crime_ref FROM {dirty_crimes.name}", {})["crime_ref"]
+    kept = refs[keep(refs)]
+    if len(kept) < len(refs):
+        conn.execute(sa.delete(dirty_crimes))
+        insert_rows(conn, dirty_crimes, pd.DataFrame({"crime_ref": kept}))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ANALYZE {dirty_crimes.name}")
+    return len(kept)
 
 
 def drop_dirty(conn: sa.Connection) -> None:
@@ -141,7 +160,8 @@ def record_event_crimes(conn: sa.Connection, batch_ids: list[str], *, full: bool
 
 def note_changed_days(conn: sa.Connection, due_at: pd.Series) -> None:
     """Tell the summaries which due days to recount."""
-    days = pd.DatetimeIndex(due_at.drop_duplicates())
+    # In order: concurrent partitions then take the days' locks in one order (no deadlock).
+    days = pd.DatetimeIndex(due_at.drop_duplicates()).sort_values()
     if len(days):
         conn.execute(insert_statement(conn, obligation_changed_days).on_conflict_do_nothing(),
                      [{"due_at": day.to_pydatetime()} for day in days])

@@ -19,24 +19,24 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from vcpipeline import instants
 from vcpipeline.canonical import STATUSES
 from vcpipeline.rules import changes
 from vcpipeline.rules.engine import evaluate
 from vcpipeline.rules.incremental import (
-    full_evaluation_reason,
     obligation_rows,
     row_changes,
     rulesets_fingerprint,
     status_counts,
     usable_events,
 )
+from vcpipeline.rules.night import NightPlan, finish_night, plan_night, utc_stamp
+from vcpipeline.rules.partitions import configured_partitions, partition_of
 from vcpipeline.rules.ruleset import RuleSets, load_rulesets
 from vcpipeline.warehouse.io import ColumnKind, delete_keys, insert_rows, read_columns, read_frame
 from vcpipeline.warehouse.schema import crimes, obligations
@@ -47,6 +47,7 @@ TABLE_COLUMNS: tuple[str, ...] = tuple(column.name for column in obligations.col
 KEY_COLUMNS: tuple[str, ...] = tuple(column.name for column in obligations.primary_key.columns)
 # Any fixed number: serialises concurrent evaluations of one PostgreSQL warehouse.
 _PG_EVALUATION_LOCK = 0x5643_504F_42  # "VCPOB"
+_PG_PARTITION_LOCKS = 0x5643_504F  # "VCPO": the two-key lock space, one key per partition
 
 _INPUTS = {  # frame: (table, alias, columns)
     "crimes": ("crimes", "c", "crime_ref, reported_at, department, offence_category, "
@@ -95,87 +96,146 @@ def read_dirty_obligations(conn: sa.Connection) -> pd.DataFrame:
 
 
 @contextmanager
-def _transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """One transaction; on PostgreSQL concurrent evaluations wait for each other."""
+def _transaction(engine: sa.Engine, partition: int | None = None) -> Iterator[sa.Connection]:
+    """One transaction. On PostgreSQL a whole evaluation, or a night's plan or finish, waits for
+    every other evaluation; a partition waits only for the same partition (and for a plan or
+    finish), so a night's partitions run side by side."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVALUATION_LOCK})
+            if partition is None:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVALUATION_LOCK})
+            else:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:key)"),
+                             {"key": _PG_EVALUATION_LOCK})
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, :partition)"),
+                             {"space": _PG_PARTITION_LOCKS, "partition": partition})
         yield conn
 
 
-def refresh_obligations(engine: sa.Engine, as_of: pd.Timestamp | datetime,
-                        rulesets: RuleSets | None = None, *, full: bool = False) -> dict[str, Any]:
-    """Bring `obligations` up to date as of `as_of`, incrementally unless a full evaluation is
-    needed (or `full`); one transaction. Returns a JSON-able summary of what was done."""
-    began = time.perf_counter()
-    started_at = datetime.now(UTC)
-    stamp = pd.Timestamp(instants.utc_instant(as_of, "as_of")).tz_convert("UTC")
-    instant = stamp.to_pydatetime()
-    rulesets = rulesets or load_rulesets()
-    fingerprint = rulesets_fingerprint(rulesets)
+def _partition_crimes(conn: sa.Connection, plan: NightPlan, partition: int) -> int:
+    """Fill this transaction's dirty set with the partition's crimes to re-evaluate; its size.
+
+    Incremental: the night's dirty set (`changes.mark_dirty`, small), less other partitions'.
+    Full: every crime of the partition. The partition is computed on the references as read
+    (`rules/partitions.py`): the warehouse stores no partition column, so P can change freely.
+    """
+    if plan.full:
+        changes.create_dirty(conn)
+        refs = read_columns(conn, "SELECT crime_ref FROM crimes", {})["crime_ref"]
+        mine = refs[partition_of(refs, plan.partitions) == partition]
+        return insert_rows(conn, changes.dirty_crimes, pd.DataFrame({"crime_ref": mine}))
+    since = datetime.fromisoformat(plan.since) if plan.since else None
+    dirty = changes.mark_dirty(conn, [batch_id for batch_id, _ in plan.batches], since, plan.instant())
+    if plan.partitions == 1 or not dirty:
+        return dirty
+    return changes.keep_dirty(conn, lambda refs: partition_of(refs, plan.partitions) == partition)
+
+
+def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
+                       rulesets: RuleSets) -> dict[str, Any]:
+    """Re-evaluate one partition's crimes and write the difference (a full night: replace them);
+    what it did (JSON-able). Idempotent for a plan: a retry after a commit finds nothing to write."""
+    if rulesets_fingerprint(rulesets) != plan.rulesets_sha256:
+        raise RuntimeError("the rule sets changed since this night was planned: plan it again")
+    if not 0 <= partition < plan.partitions:
+        raise ValueError(f"partition {partition} is not one of 0..{plan.partitions - 1}")
     timings = {"read_seconds": 0.0, "evaluate_seconds": 0.0, "write_seconds": 0.0}
-
-    with _transaction(engine) as conn:
-        last = changes.last_run(conn)
-        reason = full_evaluation_reason(
-            requested=full, last_fingerprint=last.rulesets_sha256 if last else None,
-            last_as_of=last.as_of if last else None, fingerprint=fingerprint, as_of=instant)
-        full = reason is not None
-        batches = changes.new_batches(conn)
-        batch_ids = [batch_id for batch_id, _ in batches]
-
+    whole = plan.full and plan.partitions == 1  # no dirty set: read and replace whole tables
+    clock = time.perf_counter()
+    if whole:
+        dirty = conn.execute(sa.select(sa.func.count()).select_from(crimes)).scalar_one()
+    else:
+        dirty = _partition_crimes(conn, plan, partition)
+    replaced = written = evaluated = 0
+    statuses = dict.fromkeys(STATUSES, 0)
+    if dirty:
+        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=not whole)
+        timings["read_seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        if full:
-            dirty = conn.execute(sa.select(sa.func.count()).select_from(crimes)).scalar_one()
-        else:
-            dirty = changes.mark_dirty(conn, batch_ids, last.as_of, instant)
-        replaced = written = evaluated = 0
-        statuses = dict.fromkeys(STATUSES, 0)
-        if dirty:
-            crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=not full)
-            timings["read_seconds"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            result = evaluate(crimes_frame, victims_frame, usable_events(crimes_frame, events),
-                              stamp, rulesets)
-            rows = obligation_rows(result)
-            timings["evaluate_seconds"] = time.perf_counter() - clock
-            clock = time.perf_counter()
-            if full:
-                replaced = conn.execute(sa.delete(obligations)).rowcount
-                written = insert_rows(conn, obligations, rows)
-            else:  # most of a changed crime's obligations are as they were: write the difference
-                stale, fresh = row_changes(read_dirty_obligations(conn), rows)
-                replaced = delete_keys(conn, obligations, stale)
-                written = insert_rows(conn, obligations, fresh)
-                changes.note_changed_days(conn, pd.concat([stale["due_at"], fresh["due_at"]]))
-            evaluated = len(rows)
-            statuses = status_counts(rows["status"])
-        else:
-            clock = time.perf_counter()
-        advanced = 0 if full else changes.advance_statuses(conn, instant)
-        changes.record_event_crimes(conn, batch_ids, full=full)
-        changes.record_batches(conn, batches, full=full)
-        changes.note_changed_crimes(conn, full=full)
-        if not full:
-            changes.drop_dirty(conn)
-        timings["write_seconds"] = time.perf_counter() - clock
-
-        total = written if full else int(last.obligations_total) - replaced + written
-        summary: dict[str, Any] = {
-            "as_of": stamp.isoformat(), "mode": "full" if full else "incremental",
-            "full_reason": reason, "rulesets_sha256": fingerprint, "batches": len(batches),
-            "crimes_reevaluated": int(dirty), "obligations_evaluated": int(evaluated),
-            "obligations_replaced": int(replaced), "obligations_written": int(written),
-            "statuses_advanced": int(advanced), "obligations_total": int(total),
-            "evaluated_by_status": statuses,
-        }
-        timings["total_seconds"] = time.perf_counter() - began
-        changes.record_run(conn, summary, timings, started_at)
+        result = evaluate(crimes_frame, victims_frame, usable_events(crimes_frame, events),
+                          pd.Timestamp(plan.as_of).tz_convert("UTC"), rulesets)
+        rows = obligation_rows(result)
+        timings["evaluate_seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
-    timings["commit_seconds"] = time.perf_counter() - clock
-    timings["total_seconds"] = time.perf_counter() - began
+        if whole:
+            replaced = conn.execute(sa.delete(obligations)).rowcount
+            written = insert_rows(conn, obligations, rows)
+        elif plan.full:
+            replaced = conn.execute(sa.delete(obligations).where(obligations.c.crime_ref.in_(
+                sa.select(changes.dirty_crimes.c.crime_ref)))).rowcount
+            written = insert_rows(conn, obligations, rows)
+        else:  # most of a changed crime's obligations are as they were: write the difference
+            stale, fresh = row_changes(read_dirty_obligations(conn), rows)
+            replaced = delete_keys(conn, obligations, stale)
+            written = insert_rows(conn, obligations, fresh)
+            changes.note_changed_days(conn, pd.concat([stale["due_at"], fresh["due_at"]]))
+        evaluated = len(rows)
+        statuses = status_counts(rows["status"])
+    else:
+        clock = time.perf_counter()
+    if not plan.full:
+        changes.note_changed_crimes(conn, full=False)
+    if not whole:
+        changes.drop_dirty(conn)
+    timings["write_seconds"] = time.perf_counter() - clock
+    return {"partition": partition, "crimes_reevaluated": int(dirty),
+            "obligations_evaluated": int(evaluated), "obligations_replaced": int(replaced),
+            "obligations_written": int(written), "evaluated_by_status": statuses, **timings}
+
+
+def refresh_obligations(engine: sa.Engine, as_of: pd.Timestamp | datetime,
+                        rulesets: RuleSets | None = None, *, full: bool = False,
+                        partitions: int | None = None) -> dict[str, Any]:
+    """Bring `obligations` up to date as of `as_of`, incrementally unless a full evaluation is
+    needed (or `full`). With one partition (SQLite's default) all of it is one transaction; with
+    P (`partitions`, else `VCP_PARTITIONS`, see `rules/partitions.py`) a plan, then each
+    partition in a transaction of its own, then the finish: what the nightly DAG's tasks do.
+    Returns a JSON-able summary of what was done."""
+    began = time.perf_counter()
+    stamp = utc_stamp(as_of)
+    rulesets = rulesets or load_rulesets()
+    count = partitions or configured_partitions(engine.dialect.name)
+    if count == 1:
+        with _transaction(engine) as conn:
+            plan = plan_night(conn, stamp, rulesets, full=full, partitions=1)
+            summary = finish_night(conn, plan, [evaluate_partition(conn, plan, 0, rulesets)], began)
+            clock = time.perf_counter()
+    else:
+        with _transaction(engine) as conn:
+            plan = plan_night(conn, stamp, rulesets, full=full, partitions=count)
+        results = [refresh_partition(engine, plan, partition, rulesets) for partition in range(count)]
+        with _transaction(engine) as conn:
+            summary = finish_night(conn, plan, results, began)
+            clock = time.perf_counter()
+    summary["commit_seconds"] = time.perf_counter() - clock
+    summary["total_seconds"] = time.perf_counter() - began
     log.info("obligations as of %s: %s", stamp.isoformat(), summary)
-    return {**summary, **{k: round(v, 3) for k, v in timings.items()}}
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
+
+
+def refresh_partition(engine: sa.Engine, plan: NightPlan, partition: int,
+                      rulesets: RuleSets | None = None) -> dict[str, Any]:
+    """One partition of a planned night, as one transaction (a mapped task of the nightly DAG):
+    killed midway it leaves nothing behind, and its retry does the whole partition."""
+    with _transaction(engine, partition) as conn:
+        return evaluate_partition(conn, plan, partition, rulesets or load_rulesets())
+
+
+def plan_obligations(engine: sa.Engine, as_of: pd.Timestamp | datetime, *, full: bool = False,
+                     partitions: int | None = None) -> NightPlan:
+    """The night's plan (a task of its own in the nightly DAG)."""
+    with _transaction(engine) as conn:
+        return plan_night(conn, as_of, load_rulesets(), full=full,
+                          partitions=partitions or configured_partitions(engine.dialect.name))
+
+
+def finish_obligations(engine: sa.Engine, plan: NightPlan, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The night's finish after every partition (a task of its own in the nightly DAG)."""
+    began = time.perf_counter()
+    with _transaction(engine) as conn:
+        summary = finish_night(conn, plan, results, began)
+    log.info("obligations as of %s: %s", plan.as_of, summary)
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
 
 
 def read_obligations(conn: sa.Connection) -> pd.DataFrame:
@@ -196,5 +256,6 @@ def full_evaluation(conn: sa.Connection, as_of: pd.Timestamp,
 
 
 __all__ = [
-    "TABLE_COLUMNS", "full_evaluation", "read_inputs", "read_obligations", "refresh_obligations",
+    "TABLE_COLUMNS", "NightPlan", "finish_obligations", "full_evaluation", "plan_obligations",
+    "read_inputs", "read_obligations", "refresh_obligations", "refresh_partition",
 ]

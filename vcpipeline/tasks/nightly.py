@@ -17,6 +17,9 @@ from vcpipeline.tasks.runtime import utc_instant
 if TYPE_CHECKING:
     from vcpipeline.sources.config import SourceConfig
 
+# The Airflow Variable that sets P, the partitions of the night's evaluation (rules/partitions.py).
+PARTITIONS_VAR = "vcp_partitions"
+
 
 def configured_sources(load_first: bool | None = None, sources_file: Path | None = None) -> list[str]:
     """The source systems to load each night, in `sources.toml` order.
@@ -99,6 +102,55 @@ def evaluate_obligations(as_of: datetime | None, warehouse_url: str) -> dict[str
     engine = make_engine(warehouse_url)
     try:
         return {**refresh_obligations(engine, instant), **checked}
+    finally:
+        engine.dispose()
+
+
+def plan_obligations(as_of: datetime | None, warehouse_url: str,
+                     partitions: int | str | None = None) -> list[dict[str, Any]]:
+    """The night's evaluation plan, once per partition: what the mapped partition tasks expand
+    over. P is `partitions` (the DAG passes Variable `vcp_partitions` when set), else
+    `VCP_PARTITIONS`, else 1 on SQLite and 4 on PostgreSQL (`rules/partitions.py`)."""
+    from vcpipeline.rules.partitions import checked_partitions
+    from vcpipeline.rules.store import plan_obligations as plan_night
+    from vcpipeline.warehouse.db import make_engine
+
+    instant = utc_instant(as_of)
+    count = (checked_partitions(partitions, "Variable vcp_partitions")
+             if partitions not in (None, "") else None)
+    _migrated_warehouse(warehouse_url)
+    engine = make_engine(warehouse_url)
+    try:
+        plan = plan_night(engine, instant, partitions=count).as_json()
+    finally:
+        engine.dispose()
+    return [{"plan": plan, "partition": partition} for partition in range(plan["partitions"])]
+
+
+def evaluate_partition(work: dict[str, Any], warehouse_url: str) -> dict[str, Any]:
+    """Re-evaluate one partition's crimes as planned, in one transaction (a retry redoes it whole)."""
+    from vcpipeline.rules.store import NightPlan, refresh_partition
+    from vcpipeline.warehouse.db import make_engine
+
+    engine = make_engine(warehouse_url)
+    try:
+        return refresh_partition(engine, NightPlan.from_json(work["plan"]), int(work["partition"]))
+    finally:
+        engine.dispose()
+
+
+def finish_obligations(work: list[dict[str, Any]], results: list[dict[str, Any]],
+                       warehouse_url: str) -> dict[str, Any]:
+    """After every partition: PENDING obligations now due become BREACHED, the night's batches
+    are recorded as evaluated, and the run is logged; the night's summary (JSON-able)."""
+    from vcpipeline.rules.store import NightPlan
+    from vcpipeline.rules.store import finish_obligations as finish
+    from vcpipeline.warehouse.db import make_engine
+
+    checked = _migrated_warehouse(warehouse_url)
+    engine = make_engine(warehouse_url)
+    try:
+        return {**finish(engine, NightPlan.from_json(work[0]["plan"]), list(results)), **checked}
     finally:
         engine.dispose()
 
