@@ -18,7 +18,7 @@ from vcpipeline.canonical import (
     EVENT_TYPES,
     VICTIM_COLUMNS,
 )
-from vcpipeline.parsing import parse_booleans
+from vcpipeline.parsing import parse_booleans, parse_whole_numbers
 from vcpipeline.sources.config import load_source_config
 from vcpipeline.validation.docs import build_data_docs
 from vcpipeline.validation.suites import (
@@ -145,10 +145,21 @@ def test_canonical_suites_use_exactly_the_canonical_columns_and_codes():
                       "canonical_victims": list(VICTIM_COLUMNS)}
     in_set = "expect_column_values_to_be_in_set"
     assert set(_kwargs("canonical_events", in_set, "event_type")["value_set"]) == EVENT_TYPES
-    assert set(_kwargs("canonical_events", in_set, "court_result")["value_set"]) == COURT_RESULTS
+    assert set(_kwargs("canonical_events", in_set, "court_outcome_result")["value_set"]) == COURT_RESULTS
     assert set(_kwargs("canonical_events", in_set, "channel")["value_set"]) == CHANNELS
-    assert _kwargs("canonical_events", in_set, "outcome_code")["value_set"] == [
-        str(code) for code in range(23)]
+
+
+@pytest.mark.parametrize(("suite", "column", "low", "high"), [
+    ("canonical_victims", "age_at_report", 0, 130),
+    ("canonical_events", "finalised_outcome_code", 0, 22),
+])
+def test_a_whole_number_pattern_accepts_exactly_what_the_data_rules_read(suite, column, low, high):
+    """RULES.md v2: ASCII digits only (014 is 14; +7, 7.0, 1e1 are not), within the range."""
+    regex = _kwargs(suite, "expect_column_values_to_match_regex", column)["regex"]
+    samples = pd.Series([str(low), str(high), str(high + 1), "014", "0", "00", "7", " 7 ", "+7", "7.0",
+                         "1e1", "-1", "\u0663", "999", "seven", "2 weeks"], dtype="string")
+    matches = samples.str.contains(regex, regex=True)
+    assert list(matches) == list(parse_whole_numbers(samples, low, high).notna())
 
 
 def test_the_boolean_pattern_accepts_exactly_what_parse_booleans_reads():

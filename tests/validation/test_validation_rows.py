@@ -66,9 +66,6 @@ BAD_ROWS = {
         "expect_column_pair_values_a_to_be_greater_than_b(occurred_at_utc,crime_reported_at_utc)"),
     "unknown crime": ("crime_ref", "EX404", "expect_column_values_to_be_in_set(crime_ref_known)"),
     "missing crime": ("crime_ref", "", "expect_column_values_to_not_be_null(crime_ref)"),
-    "outcome code above 22": ("outcome_code", "23", "expect_column_values_to_be_in_set(outcome_code)"),
-    "outcome code not a number": ("outcome_code", "N/A", "expect_column_values_to_be_in_set(outcome_code)"),
-    "unknown court result": ("court_result", "HUNG", "expect_column_values_to_be_in_set(court_result)"),
     "in_need not a boolean": ("in_need", "maybe", "expect_column_values_to_match_regex(in_need)"),
 }
 
@@ -83,6 +80,40 @@ def test_each_kind_of_bad_event_is_reported_against_exactly_its_row(kind):
     assert validation.loadable
     assert list(validation.passed_rows(frame)["source_row_id"]) == [
         "row-1", "row-2", "row-4", "row-5", "row-6"]
+
+
+OUTCOME = "expect_column_values_to_match_regex(finalised_outcome_code)"
+COURT = "expect_column_values_to_be_in_set(court_outcome_result)"
+CODES_ON_THEIR_EVENT = {  # row-4 is CRIME_FINALISED, row-5 COURT_OUTCOME
+    "outcome code above 22": (3, "outcome_code", "23", OUTCOME),
+    "outcome code not a number": (3, "outcome_code", "N/A", OUTCOME),
+    "outcome code written 9.0": (3, "outcome_code", "9.0", OUTCOME),
+    "outcome code empty": (3, "outcome_code", "", OUTCOME),
+    "unknown court result": (4, "court_result", "HUNG", COURT),
+    "court result empty": (4, "court_result", "", COURT),
+}
+
+
+@pytest.mark.parametrize("kind", list(CODES_ON_THEIR_EVENT))
+def test_an_outcome_code_or_court_result_not_valid_on_its_event_quarantines_the_row(kind):
+    """RULES.md v2: a whole number 0-22 on CRIME_FINALISED, a known court result on COURT_OUTCOME;
+    empty is not valid there."""
+    position, column, value, reason = CODES_ON_THEIR_EVENT[kind]
+    frame = clean_events()
+    frame.loc[position, column] = value
+    assert failures(validate_events(frame)) == {f"row-{position + 1}": reason}
+
+
+def test_an_outcome_code_written_with_leading_zeros_is_valid():
+    frame = clean_events()
+    frame.loc[3, "outcome_code"] = "014"
+    assert validate_events(frame).row_failures.empty
+
+
+def test_an_outcome_code_or_court_result_on_another_event_is_not_read():
+    frame = clean_events()
+    frame.loc[2, ["outcome_code", "court_result"]] = ["99", "HUNG"]  # row-3, SUSPECT_ARRESTED
+    assert validate_events(frame).row_failures.empty
 
 
 def test_a_verbatim_repeat_quarantines_the_copy_and_loads_the_first():

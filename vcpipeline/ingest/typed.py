@@ -41,7 +41,9 @@ def typed_canonical(kind: str, frame: pd.DataFrame, extracted_at: datetime) -> p
         out["occurred_at"] = parse_instants(frame["occurred_at"])
         blank = frame["in_need"].astype("string").fillna("").str.strip() == ""
         out["in_need"] = parse_booleans(frame["in_need"]).mask(blank)
-        out["outcome_code"] = parse_integers(frame["outcome_code"])
+        finalised = (frame["event_type"].astype("string") == "CRIME_FINALISED").fillna(False).astype(bool)
+        # validated on CRIME_FINALISED only (014 is 14); other events' outcome_code is not read
+        out["outcome_code"] = parse_integers(frame["outcome_code"]).where(finalised)
         if "interval_days" in frame.columns:  # validated: digits 0-366 on CONTACT_AGREED, else empty
             out["interval_days"] = parse_integers(frame["interval_days"])
         modified = parse_instants(frame["source_modified_at"])

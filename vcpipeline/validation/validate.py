@@ -219,13 +219,22 @@ def _victim_lookup(refs: pd.Series, victims: pd.Series, known_victims: pd.DataFr
     return pd.Series(found, index=refs.index, dtype="boolean").mask(victims.isna())
 
 
-def _on_event_type(frame: pd.DataFrame, event_type: str, column: str) -> pd.Series:
+def _on_event_type(frame: pd.DataFrame, event_type: str, column: str, required: bool = False) -> pd.Series:
     """`column` on rows of `event_type`, missing elsewhere (RULES.md v2: a column is read and
-    validated only on the event type it belongs to); all missing when the column is absent."""
-    if column not in frame.columns or "event_type" not in frame.columns:
+    validated only on the event type it belongs to); all missing when the column is absent.
+
+    `required`: on rows of `event_type` a missing value is "" rather than missing, so that the
+    column's value check fails it (GX skips missing values): RULES.md v2, an empty
+    `outcome_code` on CRIME_FINALISED or `court_result` on COURT_OUTCOME is not valid.
+    """
+    if "event_type" not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    values = frame[column].astype("string")
-    return values.where((frame["event_type"].astype("string") == event_type).fillna(False))
+    on_type = (frame["event_type"].astype("string") == event_type).fillna(False).astype(bool)
+    values = (frame[column].astype("string") if column in frame.columns
+              else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    if required:
+        values = values.fillna("")
+    return values.where(on_type)
 
 
 def _repeats(frame: pd.DataFrame, key: list[str]) -> pd.Series:
@@ -255,8 +264,9 @@ def validation_frame(
     - `repeat_key`: `repeat_of_earlier_row` (an earlier row of the batch has the same key);
     - `victim` (`{"crime_ref": ..., "victim_id": ...}`): `victim_known`, is the named victim one
       of `known_victims` (crime_ref, victim_id) — <NA> when none is named or none are given;
-    - `on_event_type` (`{name: {"event_type": ..., "column": ...}}`): `name`, the column's
-      value on rows of that event type, missing on others;
+    - `on_event_type` (`{name: {"event_type": ..., "column": ..., "required": bool}}`): `name`,
+      the column's value on rows of that event type, missing on others (where `required`, an
+      empty value on that type is "", which the value check fails);
     - `optional` (column names): a column a source may not provide, all missing when absent.
 
     The index is 0..n-1, so GX's failing indexes are row positions.
@@ -282,7 +292,7 @@ def validation_frame(
         out["victim_known"] = _victim_lookup(out[victim["crime_ref"]], out[victim["victim_id"]],
                                              known_victims)
     for name, spec in derive.get("on_event_type", {}).items():
-        out[name] = _on_event_type(out, spec["event_type"], spec["column"])
+        out[name] = _on_event_type(out, spec["event_type"], spec["column"], bool(spec.get("required")))
     return out
 
 
