@@ -79,7 +79,9 @@ def test_a_returned_file_of_no_stored_sample_goes_to_the_latest_sample(tmp_path)
     assert review_ingest.returns_by_sample(files, []) == {}
 
 
-def test_reviewers_email_attaches_every_worksheet_and_says_where_to_return_them(tmp_path):
+def test_reviewers_email_attaches_every_worksheet_and_gives_the_deadline_not_a_server_path(tmp_path):
+    from datetime import date
+
     from vcpipeline.warehouse.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
@@ -91,6 +93,7 @@ def test_reviewers_email_attaches_every_worksheet_and_says_where_to_return_them(
     paths = [tmp_path / "sample" / name for name in sheets["worksheets"]]
 
     message = quarterly_sample.reviewers_email(sample, paths, recipients="a@force.example, b@force.example",
+                                               deadline=date(2026, 10, 29),
                                                returns_folder=tmp_path / "returns")
 
     assert message["To"] == "a@force.example, b@force.example"
@@ -99,8 +102,9 @@ def test_reviewers_email_attaches_every_worksheet_and_says_where_to_return_them(
     assert [a.get_filename() for a in attachments] == ["2026Q3-IIT.xlsx", "2026Q3-VVA.xlsx"]
     assert attachments[0].get_content() == paths[0].read_bytes()
     text = message.get_body(preferencelist=("plain",)).get_content()
-    assert str(tmp_path / "returns") in text and "2026Q3-review-errors.csv" in text
-    assert "VVA: 3 crime(s)" in text
+    assert str(tmp_path / "returns") not in text
+    assert "Thursday 29 October 2026" in text and "Thursday 29 October 2026" in message["Subject"]
+    assert "2026Q3-VVA.xlsx (3 crime(s))" in text
 
 
 def test_a_redraw_removes_worksheets_of_departments_no_longer_sampled(tmp_path):
