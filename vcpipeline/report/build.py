@@ -36,6 +36,7 @@ from vcpipeline.report.model import (
     rule_label,
 )
 from vcpipeline.report.wording import entity_label, source_label, team_label
+from vcpipeline.rules.summaries import decided_obligations
 
 # One short "how measured" note per figure; docs/report.md says the same at length.
 HOW_MEASURED: dict[str, str] = {
@@ -194,7 +195,7 @@ def teams_table(data: ReportData) -> Table:
                    header("Met late"), header("Decided"), header("Due")])
     for rank, (_, row) in enumerate(data.teams.iterrows(), start=1):
         key = f"{row['department']}/{row['team']}"
-        decided = int(row["met_on_time"] + row["met_late"] + row["breached"])
+        decided = int(decided_obligations(row["met_on_time"], row["met_late"], row["breached"]))
         table.rows.append([
             Cell(str(rank), numeric=True), row_header(team_label(str(row["department"]), str(row["team"]))),
             rate_cell(f"teams:{key}:{RATE_COLUMN}", row[RATE_COLUMN]),

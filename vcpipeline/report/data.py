@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vcpipeline.calendar import start_of_local_day
-from vcpipeline.report.attrition import read_attrition
+from vcpipeline.report.attrition_read import read_attrition
 from vcpipeline.report.breakdowns import breakdown_section, read_victim_groups
 from vcpipeline.report.model import (
     AGREED_COLUMNS,
@@ -34,7 +34,7 @@ from vcpipeline.report.model import (
 )
 from vcpipeline.report.periods import Period
 from vcpipeline.report.wording import check_words
-from vcpipeline.rules.summaries import victim_compliance_rate
+from vcpipeline.rules.summaries import decided_obligations, victim_compliance_rate
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (
     compliance_monthly,
@@ -200,7 +200,7 @@ def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS,
         return with_rate(pd.DataFrame({name: pd.Series([], dtype="str" if name in ("department", "team")
                                                         else "int64") for name in columns}))
     counted = with_rate(counted.astype({"department": "str", "team": "str"})[columns])
-    decided = counted["met_on_time"] + counted["met_late"] + counted["breached"]
+    decided = decided_obligations(counted["met_on_time"], counted["met_late"], counted["breached"])
     eligible = counted[(decided >= minimum) & (counted["team"] != NO_TEAM)]
     ranked = eligible.sort_values([RATE_COLUMN, "breached", "department", "team"],
                                   ascending=[True, False, True, True], ignore_index=True)

@@ -27,6 +27,7 @@ from vcpipeline.report.cells import (
     row_header,
 )
 from vcpipeline.report.model import ALL, RATE_COLUMN, ReportData
+from vcpipeline.rules.summaries import decided_obligations
 
 SIGNIFICANCE = 0.05
 
@@ -97,7 +98,7 @@ def headline_rows(data: ReportData) -> pd.DataFrame:
         if frame is None or frame.empty:
             return 0, 0, math.nan
         row = frame.iloc[0]
-        return int(row["met_on_time"]), int(row["met_on_time"] + row["met_late"] + row["breached"]), \
+        return int(row["met_on_time"]), int(decided_obligations(row["met_on_time"], row["met_late"], row["breached"])), \
             float(row[RATE_COLUMN])
 
     def victims(frame: pd.DataFrame | None) -> tuple[int, int, float]:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from vcpipeline.report.cells import Cell, Table, header, row_header, share_cell
 from vcpipeline.report.model import RATE_COLUMN, RULES, ReportData, department_label, rule_label
+from vcpipeline.rules.summaries import decided_obligations
 
 SECTION = "owner_rule"
 DEFAULT_MIN_DECIDED = 10
@@ -32,7 +33,7 @@ def with_lowest(frame: pd.DataFrame, min_decided: int) -> pd.DataFrame:
     the lowest rate among owners with at least `min_decided` decided obligations (all ties), when
     those owners' rates differ at all."""
     frame = frame.copy()
-    frame["decided"] = frame["met_on_time"] + frame["met_late"] + frame["breached"]
+    frame["decided"] = decided_obligations(frame["met_on_time"], frame["met_late"], frame["breached"])
     eligible = frame[RATE_COLUMN].where(frame["decided"] >= min_decided)
     by_rule = eligible.groupby(frame["rule"])
     lowest, highest = by_rule.transform("min"), by_rule.transform("max")

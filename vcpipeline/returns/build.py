@@ -25,6 +25,7 @@ from vcpipeline.report.breakdowns import breakdown_frame, read_victim_groups
 from vcpipeline.report.model import ALL
 from vcpipeline.returns.table import COLUMNS, SCHEMA_VERSION, SECTIONS
 from vcpipeline.rules.ruleset import load_rulesets, ruleset_fingerprint
+from vcpipeline.rules.summaries import decided_obligations
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import samples, survey_results
 
@@ -40,7 +41,7 @@ def compliance_rows(by_rule: pd.DataFrame, by_owner_and_rule: pd.DataFrame, over
         by_owner.assign(measure=ALL, dimension="owner", category=by_owner["owner"]),
     ]
     both = pd.concat(frames, ignore_index=True)
-    decided = both["met_on_time"] + both["met_late"] + both["breached"]
+    decided = decided_obligations(both["met_on_time"], both["met_late"], both["breached"])
     return both.assign(section="compliance", numerator=both["met_on_time"], denominator=decided,
                        rate=both["compliance_rate"], suppressed=False)
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from vcpipeline.rules.summaries import decided_obligations
+
 SCHEMA_VERSION = "vcp-return/1"
 SECTIONS: tuple[str, ...] = ("about", "compliance", "victims", "agreed_method", "survey", "breakdown",
                              "data_quality")
@@ -201,7 +203,7 @@ def check_row(row: dict[str, Any]) -> None:
         if any(value is None for value in statuses) or num is None or den is None:
             raise ValueError("a compliance row needs every status count")
         due, met_late, breached, pending, waived = statuses
-        if den != num + met_late + breached or due != den + pending + waived:
+        if den != decided_obligations(num, met_late, breached) or due != den + pending + waived:
             raise ValueError("the status counts do not add up to denominator and due")
     if row["section"] != "survey" and num is not None and den is not None:
         if num > den:

@@ -84,11 +84,17 @@ def view_sql(name: str) -> str:
 
 # ----------------------------------------------------------------------------- pure functions
 
+def decided_obligations(met_on_time: Any, met_late: Any, breached: Any) -> Any:
+    """The obligations a compliance rate is judged on (MET + MET_LATE + BREACHED; WAIVED and
+    PENDING are in neither part): counts, Series or arrays alike."""
+    return met_on_time + met_late + breached
+
+
 def compliance_rate(met_on_time: Any, met_late: Any, breached: Any) -> np.ndarray:
-    """met_on_time / (met_on_time + met_late + breached), NaN where nothing is decided: the one
-    Python definition of the compliance rate (its SQL twin is the view `v_compliance_base`)."""
+    """met_on_time / decided obligations, NaN where nothing is decided: the one Python definition
+    of the compliance rate (its SQL twin is the view `v_compliance_base`)."""
     on_time = np.asarray(met_on_time, dtype=float)
-    decided = on_time + np.asarray(met_late, dtype=float) + np.asarray(breached, dtype=float)
+    decided = decided_obligations(on_time, np.asarray(met_late, dtype=float), np.asarray(breached, dtype=float))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(decided > 0, on_time / decided, np.nan)
 
