@@ -16,7 +16,7 @@ It is an association, not a cause: seriousness, the suspect being known and the 
 circumstances affect both how often a victim is updated and whether they support a prosecution.
 
 Pure over frames (`victim_updates_and_outcomes`, `attrition_by_offence`, `attrition_section`);
-`read_attrition` is the one warehouse read.
+the warehouse read is `report/attrition_read.py`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-from scipy.stats import binomtest, chi2
+from scipy.stats import chi2
 
 from vcpipeline.report.cells import (
     Cell,
@@ -42,6 +41,7 @@ from vcpipeline.report.cells import (
 from vcpipeline.report.model import ALL
 from vcpipeline.report.periods import Period
 from vcpipeline.report.sections import Section
+from vcpipeline.report.statistics import holm, wilson_interval
 
 ATTRITION_OUTCOMES: tuple[int, ...] = (14, 16)   # evidential difficulties: victim does not support
 NOT_AN_OUTCOME: tuple[int, ...] = (0, 20)        # none yet; transferred to another force
@@ -185,25 +185,6 @@ def mantel_haenszel(victims: pd.DataFrame, strata: Sequence[str] = STRATA) -> tu
     return difference, float(chi2.sf(statistic, 1))
 
 
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval (scipy's), valid at 0% and 100%; NaN when there are no trials."""
-    if trials <= 0:
-        return math.nan, math.nan
-    found = binomtest(int(successes), int(trials)).proportion_ci(confidence, method="wilson")
-    return float(found.low), float(found.high)
-
-
-def holm(p_values: pd.Series) -> pd.Series:
-    """Holm's step-down adjustment (NaN p-values are left out and stay NaN): with many offence
-    categories one would otherwise look significant by chance."""
-    tested = p_values.dropna().sort_values(kind="stable")
-    m = len(tested)
-    if m == 0:
-        return p_values.astype(float)
-    stepped = np.maximum.accumulate(np.minimum(1.0, tested.to_numpy() * (m - np.arange(m))))
-    return pd.Series(stepped, index=tested.index).reindex(p_values.index)
-
-
 def attrition_by_offence(victims: pd.DataFrame, min_group: int = DEFAULT_MIN_GROUP) -> pd.DataFrame:
     """One row per offence category (most victims first) and an ALL row: per group (updates on
     time, late or missed) the victims, those with outcome 14/16, the rate and its 95% Wilson
@@ -337,47 +318,9 @@ def attrition_section(frame: pd.DataFrame, min_group: int = DEFAULT_MIN_GROUP) -
     )
 
 
-# --- the warehouse read ------------------------------------------------------------------------
-
-def read_attrition_inputs(conn: sa.Connection, period: Period) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(finalisations, victims, obligations) of the crimes finalised in the period: every
-    `CRIME_FINALISED` up to the period's end, the victims with their crime's offence category,
-    and their update obligations. Codes, instants and statuses only: no victim's details."""
-    from vcpipeline.calendar import start_of_local_day
-    from vcpipeline.warehouse.frames import read_frame
-    from vcpipeline.warehouse.schema import case_events, crimes, obligations, victims
-
-    low, high = (t.to_pydatetime() for t in start_of_local_day(
-        np.array([period.first, period.after], dtype="datetime64[D]")))
-    finalised = case_events.c.event_type == "CRIME_FINALISED"
-    in_period = (sa.select(case_events.c.crime_ref).distinct()
-                 .where(finalised, case_events.c.occurred_at >= low, case_events.c.occurred_at < high))
-    finalisations = read_frame(conn, sa.select(
-        case_events.c.crime_ref, case_events.c.victim_id, case_events.c.event_id, case_events.c.occurred_at,
-        case_events.c.outcome_code)
-        .where(finalised, case_events.c.occurred_at < high, case_events.c.crime_ref.in_(in_period)))
-    people = read_frame(conn, sa.select(victims.c.crime_ref, victims.c.victim_id, crimes.c.offence_category)
-                        .select_from(victims.join(crimes, crimes.c.crime_ref == victims.c.crime_ref))
-                        .where(victims.c.crime_ref.in_(in_period)))
-    owed = read_frame(conn, sa.select(obligations.c.crime_ref, obligations.c.victim_id, obligations.c.rule,
-                                      obligations.c.trigger_at, obligations.c.status, obligations.c.enhanced,
-                                      obligations.c.department)
-                      .where(obligations.c.rule.in_(UPDATE_RULES), obligations.c.crime_ref.in_(in_period)))
-    return finalisations, people, owed
-
-
 def in_period(outcomes: pd.DataFrame, period: Period) -> pd.DataFrame:
     """The victims whose final outcome's local date falls in the period."""
     from vcpipeline.calendar import local_dates
 
     days = local_dates(outcomes["finalised_at"])
     return outcomes[(days >= np.datetime64(period.first)) & (days < np.datetime64(period.after))]
-
-
-def read_attrition(conn: sa.Connection, period: Period, min_group: int | None = None) -> Section:
-    """The attrition section of the period's report, read from the warehouse."""
-    minimum = attrition_min_group() if min_group is None else min_group
-    finalisations, people, owed = read_attrition_inputs(conn, period)
-    outcomes = in_period(final_outcomes(finalisations, people), period)
-    frame = attrition_by_offence(victim_updates_and_outcomes(outcomes, owed), minimum)
-    return attrition_section(frame, minimum)
