@@ -171,6 +171,8 @@ CASES: tuple[Case, ...] = (
     Case("a channel not in the list on another event", "events", _event("E18", channel="pigeon"), None),
     Case("a channel in capitals on CONTACT_AGREED", "events",
          _event("E19", event_type="CONTACT_AGREED", channel="Phone"), None),
+    Case("interval_days and channel with spaces around them on CONTACT_AGREED", "events",
+         _event("E20", event_type="CONTACT_AGREED", channel=" phone ", interval_days=" 014 "), None),
 )
 
 
