@@ -4,9 +4,11 @@ A night re-evaluates only the crimes whose obligations can have changed since th
 evaluation (the dirty set, `rules/changes.py`), rewriting only the rows that differ from the
 stored ones (`rules/incremental.py`: most of a changed crime's obligations are as they were).
 Every other obligation can change only because time passed: a PENDING one now due becomes
-BREACHED, one UPDATE. All of it is one transaction, so readers see the night before or the night
-after. The cost grows with the night's changes and the obligations falling due, not with the
-history. Reads and writes go through `warehouse.io`.
+BREACHED, one UPDATE. With one partition all of it is one transaction, so readers see the night
+before or the night after; with P (`rules/partitions.py`) the crimes split by a stable hash of
+`crime_ref`, each partition is one transaction, and the merge (`rules/night.py`) records the
+night once every partition is in. The cost grows with the night's changes and the obligations
+falling due, not with the history. Reads and writes go through `warehouse.io`.
 
 A full evaluation runs the first time, when the rule sets change (their fingerprint is kept in
 `obligation_runs`), when asked, and when A goes back in time (a backfill of an earlier night).
