@@ -4,6 +4,7 @@ in clean outputs: e-mails and their attachments, worksheets, Data Docs, exports,
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from email.message import EmailMessage
 from io import BytesIO
@@ -166,3 +167,22 @@ def test_clean_outputs_of_every_kind_report_nothing(sources_db, tmp_path):
         conn.execute(sa.text("INSERT INTO crimes VALUES ('23/004512/26', '2026-07-03T08:12:00Z')"))
     engine.dispose()
     assert leaked_victim_details(sources_db, [tmp_path], warehouse_url=url) == {}
+
+
+def test_a_baby_born_on_the_day_of_the_report_has_its_report_date_beside_its_crime_but_not_its_name(
+        sources_db, victim, tmp_path):
+    """Found in the demo of 29 Nov 2026: victim_compliance's report_date beside the crime
+    reference is allowed data, even when a newborn victim's birthday is that very day."""
+    babies = tmp_path / "crime_recording.db"
+    shutil.copyfile(sources_db, babies)
+    with sqlite3.connect(babies) as conn:
+        report_day = conn.execute("SELECT substr(recorded_at, 1, 10) FROM crimes WHERE crime_no = ?",
+                                  (victim["crime_no"],)).fetchone()[0]
+        conn.execute("UPDATE victims SET date_of_birth = ? WHERE victim_no = ?", (report_day, victim["victim_no"]))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "victim_compliance.csv").write_text(
+        f"crime_ref,victim_id,report_date\n{victim['crime_no']},V{victim['victim_no']:07d},{report_day}\n")
+    assert leaked_victim_details(babies, [out]) == {}
+    (out / "victim_compliance.csv").write_text(f"name,born\n{victim['name']},{report_day}\n")
+    assert report_day in leaked_victim_details(babies, [out])

@@ -16,9 +16,11 @@ a timestamp is an event time, not a birth date) in the same record (line, spread
 row) as that victim's crime reference, victim id, name, phone, postcode or address line, or as a
 birth-date label (`date of birth`, `date_of_birth`, `DOB`, `born`).
 The pairing is what keeps real outputs clean: every date the pipeline writes about a crime (an
-event, a due date) falls on or after its report, and its victims were born before it; only a
-baby born on the very day of the report, with that day written as a bare date beside its crime,
-could be reported wrongly.
+event, a due date) falls on or after its report, and its victims were born before it. A baby
+born on the very day of the report is the exception: its report date (allowed, and written
+beside its crime reference, e.g. in `victim_compliance.report_date`) is its birthday, so its
+date of birth is tied to its name, phone, postcode and address line only, not to its crime
+reference or victim id (the demo of 29 Nov 2026 had three such victims).
 
 The quarterly returns go outside the force, so they must not even name a record: they are also
 searched for every pseudonymous victim id and crime reference in the warehouses (`leaked_victim_ids`).
@@ -76,6 +78,8 @@ def victim_details_from_sources(crime_recording_db: Path) -> VictimDetails:
         rows = conn.execute(
             "SELECT victim_no, crime_no, forename, surname, date_of_birth, phone, address_line, "
             "postcode FROM victims").fetchall()
+        # The crime's local report date: `recorded_at` is local 'YYYY-MM-DD HH:MM:SS' text.
+        reported = dict(conn.execute("SELECT crime_no, substr(recorded_at, 1, 10) FROM crimes").fetchall())
     by_tokens: dict[tuple[str, ...], str] = {}
     births: dict[str, set[str]] = defaultdict(set)
     forms: dict[str, str] = {}
@@ -90,7 +94,9 @@ def victim_details_from_sources(crime_recording_db: Path) -> VictimDetails:
             year, month, day = dob.split("-")
             forms.update({dob: dob, f"{day}/{month}/{year}": dob,
                           f"{int(day)}/{int(month)}/{year}": dob})
-            for key in (crime_no, f"V{int(victim_no):07d}", name, phone, postcode, address):
+            born_on_report_day = reported.get(crime_no) == dob
+            record_keys = () if born_on_report_day else (crime_no, f"V{int(victim_no):07d}")
+            for key in (*record_keys, name, phone, postcode, address):
                 if key:
                     births[key].add(dob)
     return VictimDetails(by_tokens=by_tokens, birth_forms=forms,
