@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from vcpipeline.canonical import NOT_STATED, OPTIONAL_VICTIM_COLUMNS
+from vcpipeline.instants import LONDON
 from vcpipeline.sources.common import (
     SOURCE_MODIFIED_COLUMN,
     canonical_frame,
@@ -37,7 +38,7 @@ QUERIES: Mapping[str, str] = {
         "FROM victims v LEFT JOIN crimes c ON c.crime_no = v.crime_no"
     ),
 }
-LOCAL_TZ = "Europe/London"
+LOCAL_TZ = LONDON
 
 
 def map_crimes(crimes: pd.DataFrame, config: SourceConfig) -> pd.DataFrame:

@@ -6,6 +6,10 @@ One SQLAlchemy Core `MetaData` serves PostgreSQL and SQLite alike. Alembic migra
 
 No column holds a name, date of birth, phone number, address or other contact detail: the
 warehouse knows victims only by crime reference and pseudonymous `victim_id`.
+
+Long because every table of the warehouse is declared here, side by side: one place to read the
+whole model (each table is a flat declaration; splitting them by stage would scatter the keys
+that join them).
 """
 
 from __future__ import annotations
