@@ -30,7 +30,7 @@ from vcpipeline.ingest.privacy import DERIVED_FROM_PII, raw_rows
 from vcpipeline.ingest.typed import typed_canonical
 from vcpipeline.ingest.windows import stored_watermark
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import DropFile
+from vcpipeline.sources.drop_files import DropFile
 from vcpipeline.warehouse import load
 from vcpipeline.warehouse.frames import read_frame
 from vcpipeline.warehouse.schema import (

@@ -24,14 +24,10 @@ from vcpipeline.ingest.windows import ExtractionWindow
 from vcpipeline.sources import to_canonical
 from vcpipeline.sources.common import concat_canonical
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import (
-    RAGGED_ROW,
-    ROW_PROBLEM_COLUMN,
-    DropFile,
-    csv_header,
-    extract,
-    sql_row_counts,
-)
+from vcpipeline.sources.drop_files import DropFile, csv_header
+from vcpipeline.sources.native_frames import RAGGED_ROW, ROW_PROBLEM_COLUMN
+from vcpipeline.sources.readers import extract
+from vcpipeline.sources.sql_reader import sql_row_counts
 
 KINDS: tuple[str, ...] = ("crimes", "victims", "events")
 NATIVE_TABLE = "_native_table"

@@ -76,7 +76,7 @@ from vcpipeline.ingest.windows import (
     stored_watermark,
 )
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import DropFile, foreign_drop_files, read_drop_files
+from vcpipeline.sources.drop_files import DropFile, foreign_drop_files, read_drop_files
 from vcpipeline.warehouse import load
 
 log = logging.getLogger(__name__)

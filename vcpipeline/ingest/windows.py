@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from vcpipeline.instants import LONDON, utc_instant
-from vcpipeline.sources.readers import DropFile
+from vcpipeline.sources.drop_files import DropFile
 from vcpipeline.warehouse.schema import load_batches, processed_files, source_watermarks
 
 # The start of the interval of `vcp ingest --all-until`: a batch that reads everything.

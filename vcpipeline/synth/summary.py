@@ -91,7 +91,7 @@ def force_figures(rates: pd.DataFrame) -> dict[str, float]:
 def canonical_rows(native: Mapping[str, Mapping[str, pd.DataFrame]], configs) -> dict[str, pd.DataFrame]:
     """The generated native frames run through the real adapters, as they would be read back."""
     from vcpipeline.sources import combine_canonical, to_canonical
-    from vcpipeline.sources.readers import native_strings
+    from vcpipeline.sources.native_frames import native_strings
 
     parts = []
     for config in configs:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from vcpipeline.sources.config import SourceConfig
-from vcpipeline.sources.readers import DROP_FILE_COLUMN
+from vcpipeline.sources.native_frames import DROP_FILE_COLUMN
 
 SQL_CHUNK_ROWS = 50_000
 # Pinned times inside XLSX files: a fixed instant, never the wall clock.
