@@ -85,19 +85,16 @@ def child(rows: int, mode: str, bad_fraction: float) -> dict[str, object]:
                                 crime_reported_at=reported)
         failed = len(result.row_failures)
     else:
+        from vcpipeline.validation.frame import referenced_columns, validation_frame
         from vcpipeline.validation.gx import dataframe_batch
         from vcpipeline.validation.suites import load_suite, load_suite_dict
-        from vcpipeline.validation.validate import (
-            _referenced_columns,
-            default_parameters,
-            validation_frame,
-        )
+        from vcpipeline.validation.validate import default_parameters
 
         document = load_suite_dict("canonical_events")
         vframe = validation_frame(frame, document["meta"]["derive"],
                                   known_crime_refs=set(reported.index.astype(str)),
                                   crime_reported_at=reported,
-                                  columns=_referenced_columns(document))
+                                  columns=referenced_columns(document))
         result_format: object = "SUMMARY" if mode == "summary" else {
             "result_format": "COMPLETE", "unexpected_index_column_names": ["source_row_id"],
             "return_unexpected_index_query": False}

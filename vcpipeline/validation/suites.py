@@ -6,7 +6,7 @@ A suite file is GX's suite dict (`name`, `expectations`, `meta`) with two conven
   schema, empty feed, volume) or `"row"` (the default: failing rows are quarantined);
 - the suite's `meta.derive` names the columns validation computes before GX sees the frame
   (parsed instants, the row's crime's report time, whether its crime is known, repeated rows),
-  so the JSON says everything the suite checks. See `validate.validation_frame`.
+  so the JSON says everything the suite checks. See `frame.validation_frame`.
 
 Row expectations of severity `warning` are reported but quarantine nothing.
 """
