@@ -24,9 +24,9 @@ The same function serves the compliance report and (later) the quarterly return.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from vcpipeline import settings
 
 DEFAULT_THRESHOLD = 10
 _TOLERANCE = 1e-9
@@ -35,16 +35,7 @@ _TOLERANCE = 1e-9
 def disclosure_threshold() -> int:
     """The fewest victims a published breakdown cell may count (`VCP_DISCLOSURE_THRESHOLD`,
     default 10)."""
-    raw = os.environ.get("VCP_DISCLOSURE_THRESHOLD", "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"VCP_DISCLOSURE_THRESHOLD must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"VCP_DISCLOSURE_THRESHOLD must be at least 1, not {value}")
-    return value
+    return settings.positive_whole_number("VCP_DISCLOSURE_THRESHOLD", DEFAULT_THRESHOLD)
 
 
 def with_margins(interior: np.ndarray) -> np.ndarray:

@@ -9,6 +9,21 @@ import os
 from pathlib import Path
 
 
+def positive_whole_number(name: str, default: int) -> int:
+    """A setting that counts something (a threshold, a minimum volume): the environment variable
+    `name`, else `default`; anything but a whole number of at least 1 is refused, naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def warehouse_url() -> str:
     """`VCP_WAREHOUSE_URL`, or the embedded SQLite file `warehouse.db` in `var_dir()`."""
     return os.environ.get("VCP_WAREHOUSE_URL") or f"sqlite:///{var_dir() / 'warehouse.db'}"

@@ -22,13 +22,13 @@ the warehouse read is `report/attrition_read.py`.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from vcpipeline import settings
 from vcpipeline.report.cells import (
     Cell,
     Table,
@@ -89,16 +89,7 @@ CAVEAT = (
 def attrition_min_group() -> int:
     """The fewest victims each group needs before a category's difference is tested
     (`VCP_REPORT_ATTRITION_MIN_GROUP`, default 20): below it a rate is a handful of victims."""
-    raw = os.environ.get("VCP_REPORT_ATTRITION_MIN_GROUP", "").strip()
-    if not raw:
-        return DEFAULT_MIN_GROUP
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"VCP_REPORT_ATTRITION_MIN_GROUP must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"VCP_REPORT_ATTRITION_MIN_GROUP must be at least 1, not {value}")
-    return value
+    return settings.positive_whole_number("VCP_REPORT_ATTRITION_MIN_GROUP", DEFAULT_MIN_GROUP)
 
 
 # --- pure analysis -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ team), data quality from `load_batches` and `quarantine`, the survey from `surve
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vcpipeline import settings
 from vcpipeline.calendar import start_of_local_day
 from vcpipeline.report.attrition_read import read_attrition
 from vcpipeline.report.breakdowns import breakdown_section, read_victim_groups
@@ -210,16 +210,7 @@ def read_teams(conn: sa.Connection, period: Period, top: int = TOP_TEAMS,
 def team_min_decided() -> int:
     """The fewest decided obligations a team needs to be ranked (`VCP_REPORT_TEAM_MIN_DECIDED`,
     default 30): below it one breach swings the rate by several points."""
-    raw = os.environ.get("VCP_REPORT_TEAM_MIN_DECIDED", "").strip()
-    if not raw:
-        return DEFAULT_TEAM_MIN_DECIDED
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"VCP_REPORT_TEAM_MIN_DECIDED must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"VCP_REPORT_TEAM_MIN_DECIDED must be at least 1, not {value}")
-    return value
+    return settings.positive_whole_number("VCP_REPORT_TEAM_MIN_DECIDED", DEFAULT_TEAM_MIN_DECIDED)
 
 
 def read_by_owner_and_rule(conn: sa.Connection, period: Period) -> pd.DataFrame:

@@ -9,10 +9,9 @@ enough decided obligations to be a figure (`min_decided`, so one breach of one i
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
+from vcpipeline import settings
 from vcpipeline.report.cells import Cell, Table, header, row_header, share_cell
 from vcpipeline.report.model import RATE_COLUMN, RULES, ReportData, department_label, rule_label
 from vcpipeline.rules.summaries import decided_obligations
@@ -24,8 +23,7 @@ LOWEST = "lowest"
 
 def cell_min_decided() -> int:
     """Decided obligations a cell needs to be marked lowest (`VCP_REPORT_CELL_MIN_DECIDED`, default 10)."""
-    raw = os.environ.get("VCP_REPORT_CELL_MIN_DECIDED", "").strip()
-    return int(raw) if raw else DEFAULT_MIN_DECIDED
+    return settings.positive_whole_number("VCP_REPORT_CELL_MIN_DECIDED", DEFAULT_MIN_DECIDED)
 
 
 def with_lowest(frame: pd.DataFrame, min_decided: int) -> pd.DataFrame:
