@@ -81,10 +81,11 @@ def test_each_item_shows_the_victims_agreed_contact_method_beside_it():
     lines = [line for line in alert.text.splitlines() if line.startswith("- CR-72")]
     assert lines[0].startswith("- CR-7201, victim V1 (agreed: phone): Update the victim within")
     assert lines[1].startswith("- CR-7202, victim V1 (no method agreed): Update the victim within")
-    assert "<th>Agreed contact</th>" in alert.html and '<td data-label="Agreed contact">agreed: phone</td>' in alert.html
+    # The cell says "agreed: phone": its header is "Contact", not "Agreed contact" (read as "Agreed contact: agreed: phone" at 390 px).
+    assert "<th>Contact</th>" in alert.html and '<td data-label="Contact">agreed: phone</td>' in alert.html
     # Without contacts (not read), the lines claim nothing about contact.
     plain = compose_team_alerts(frame, WITNESS_CARE_TEAMS, no_log(), AS_OF)[0]
-    assert "agreed" not in plain.text and "Agreed contact" not in plain.html
+    assert "agreed" not in plain.text and "<th>Contact</th>" not in plain.html
 
 
 def _events(*rows: tuple[str, str, str, str, str, str]) -> pd.DataFrame:
