@@ -17,6 +17,7 @@ import io
 import resource
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,15 @@ def _labels(prefix: str, numbers: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(text, dtype="string[pyarrow]"))
 
 
-def synthetic_force(victims: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Typed crimes/victims/events frames as `prepare` returns them, ~10 events per victim."""
+def synthetic_force(victims: int, seed: int | Sequence[int] = 7, *, first_crime: int = 0,
+                    first_victim: int = 0, first_event: int = 0,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Typed crimes/victims/events frames as `prepare` returns them, ~10 events per victim.
+
+    One chunk of a larger history when given the numbers its labels start from (`first_crime`,
+    `first_victim`, `first_event`: the counts of the chunks before it) and a seed of its own
+    (`synthetic_history.chunk_seed`): crime refs CR<n>, victim ids P<1,000,000 + n> and event
+    ids E<n> are then unique across chunks. With the defaults, the whole force as before."""
     rng = np.random.default_rng(seed)
     per_crime = rng.choice([1, 2, 3, 4], size=int(victims / 1.45) + 10, p=[0.7, 0.18, 0.09, 0.03])
     per_crime = per_crime[: np.searchsorted(np.cumsum(per_crime), victims) + 1]
@@ -59,7 +67,7 @@ def synthetic_force(victims: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataF
     span = (pd.Timestamp("2026-03-30T00:00:00Z").value // 1000) - start
     reported = start + rng.integers(0, span, n_crimes)
     crimes = pd.DataFrame({
-        "crime_ref": _labels("CR", np.arange(n_crimes)),
+        "crime_ref": _labels("CR", first_crime + np.arange(n_crimes)),
         "reported_at": pd.DatetimeIndex(reported.view("datetime64[us]")).tz_localize("UTC"),
         "department": pd.Categorical(rng.choice(DEPARTMENTS, n_crimes)).astype("string"),
         "offence_category": pd.Series(rng.choice(_OFFENCES, n_crimes, p=_OFFENCE_WEIGHTS)).astype("string"),
@@ -72,7 +80,7 @@ def synthetic_force(victims: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataF
     ages[rng.random(n_victims) < 0.1] = np.nan
     victims_frame = pd.DataFrame({
         "crime_ref": crimes["crime_ref"].array.take(crime_of_victim),
-        "victim_id": _labels("P", rng.permutation(n_victims) + 1_000_000),
+        "victim_id": _labels("P", first_victim + rng.permutation(n_victims) + 1_000_000),
         "age_at_report": pd.array(ages, dtype="Float64").astype("Int64"),
         "vulnerable": rng.random(n_victims) < 0.08,
         "intimidated": rng.random(n_victims) < 0.04,
@@ -101,7 +109,7 @@ def synthetic_force(victims: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataF
     in_need = pd.array(rng.random(n_events) < 0.4, dtype="boolean")
     in_need[~is_kind("NEEDS_ASSESSMENT")] = pd.NA
     events = pd.DataFrame({
-        "event_id": _labels("E", rng.permutation(n_events)),
+        "event_id": _labels("E", first_event + rng.permutation(n_events)),
         "crime_ref": crimes["crime_ref"].array.take(crime_of_victim[owner]),
         "victim_id": victim_ids,
         "event_type": pd.array(pa.array(types).take(pa.array(kind)), dtype="string[pyarrow]"),
