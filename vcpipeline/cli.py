@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vcpipeline.report.commands",      # vcp report
     "vcpipeline.returns.commands",     # vcp return | vcp return combine
     "vcpipeline.ingest.commands",      # vcp ingest | vcp quarantine list|replay
+    "vcpipeline.ingest.first_load_command",  # vcp first-load
     "vcpipeline.orchestration.commands",  # vcp demo
 )
 
