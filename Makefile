@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # Never fetch a Python build: use the interpreter this machine has.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test fuzz test-postgres lint bench airflow clean
+.PHONY: setup demo test fuzz test-postgres test-celery lint bench airflow clean
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
@@ -32,6 +32,9 @@ fuzz: setup  ## the hypothesis tests with fresh random examples, 25 times as man
 
 test-postgres: setup  ## the suite with the warehouse tests also on the local PostgreSQL
 	VCP_TEST_POSTGRES_URL=$${VCP_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+test-celery: setup  ## a real CeleryExecutor night (API server, scheduler, DAG processor, two Celery workers; the machine's Redis and PostgreSQL) equals dag.test()'s, a few minutes
+	$(BIN)/pytest tests/celery -m celery
 
 lint: setup
 	$(BIN)/ruff check .
