@@ -239,3 +239,37 @@ def test_every_module_the_image_and_init_run_exists():
                 for m in found.split(", ")}
     assert len(modules) >= 3, modules
     assert all(importlib.util.find_spec(module) for module in modules), modules
+
+
+def test_the_worker_service_scales_with_docker_compose_up_scale(raw_compose, compose):
+    """`docker compose up --scale airflow-worker=N` starts N replicas. Compose refuses to scale a
+    service with a container_name or a fixed published host port, and replicas given one hostname
+    would share one Celery node name (the broker then sees one worker) and one hostname on every
+    task instance: so the worker has none of these, each replica keeps its container's own
+    hostname, and its Celery node name and health check follow that hostname."""
+    import shlex
+
+    worker = compose["services"]["airflow-worker"]
+    assert not {"container_name", "hostname", "ports", "network_mode", "pid"} & worker.keys()
+    assert worker.get("deploy", {}).get("replicas") in (None, 1)  # N comes from --scale
+    command = worker["command"] if isinstance(worker["command"], list) else shlex.split(worker["command"])
+    assert command[:2] == ["celery", "worker"]
+    for flag in ("-H", "--celery-hostname"):  # a node name, if given, must carry the hostname (%h)
+        if flag in command:
+            assert "%h" in command[command.index(flag) + 1], command
+    # The health check pings this replica's own node: compose turns `$$` into `$`, the container's
+    # shell expands HOSTNAME (its own container id) when the check runs.
+    assert 'inspect ping -d "celery@${HOSTNAME}"' in worker["healthcheck"]["test"][1]
+    env = worker["environment"]
+    assert "AIRFLOW__CORE__HOSTNAME_CALLABLE" not in env  # the default: the container's hostname
+    assert int(env["AIRFLOW__CELERY__WORKER_CONCURRENCY"]) >= 1
+    production = interpolate(raw_compose, PRODUCTION_ENV | {"AIRFLOW_WORKER_CONCURRENCY": "6"}, set())
+    assert production["services"]["airflow-worker"]["environment"][
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "6"
+    # Every replica reaches the same broker, metadata DB, API server and shared folders.
+    common = compose["services"]["airflow-scheduler"]["environment"]
+    for key in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
+        assert env[key] == common[key], key
+    assert "@redis:" in env["AIRFLOW__CELERY__BROKER_URL"]
+    assert "://airflow-apiserver:" in env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
