@@ -65,7 +65,23 @@ class Databases:
 
 
 @pytest.fixture
-def databases() -> Iterator[Databases]:
+def one_run_at_a_time() -> Iterator[None]:
+    """The databases' names and the Redis database are fixed: a second run on this machine
+    waits for the first to finish (a lock file in the temporary folder)."""
+    import fcntl
+    import tempfile
+    from pathlib import Path
+
+    with (Path(tempfile.gettempdir()) / "vcp-test-celery.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def databases(one_run_at_a_time) -> Iterator[Databases]:
     """The local PostgreSQL (`VCP_TEST_POSTGRES_URL`'s server when set); fails, not skips, when
     it does not answer: `make test-celery` exists to run this for real."""
     import sqlalchemy as sa
@@ -79,7 +95,7 @@ def databases() -> Iterator[Databases]:
 
 
 @pytest.fixture
-def redis_broker() -> Iterator[str]:
+def redis_broker(one_run_at_a_time) -> Iterator[str]:
     """The machine's Redis on loopback as the Celery broker, in database REDIS_DB only."""
     import redis
 
