@@ -20,11 +20,16 @@ Each night recounts only what the evaluation changed: the due days in `obligatio
 (one GROUP BY over those days' obligations, by the `due_at` index) and the months and quarters
 they fall in, and the victims of the crimes in `obligation_changes`; everything is rebuilt
 when most crimes changed (a full evaluation). The reporting views in `sql/` read these tables.
+
+A full rebuild streams its two queries and writes as it reads, `CHUNK_ROWS` rows at a time (the
+status counts a few whole due quarters at a time, `whole_quarters`), so memory holds one chunk
+however many victims there are (5M: ~0.4 GB).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vcpipeline.calendar import local_dates
-from vcpipeline.warehouse.io import insert_rows, read_frame, replace_rows
+from vcpipeline.warehouse.frames import read_frames
+from vcpipeline.warehouse.io import insert_rows, read_frame
 from vcpipeline.warehouse.schema import (
     compliance_daily,
     compliance_monthly,
@@ -62,6 +68,8 @@ COUNT_COLUMNS: tuple[str, ...] = ("due", *STATUS_COUNTS.values(), "compliance_ra
 KEY_COLUMNS: tuple[str, ...] = ("department", "owner", "rule", "enhanced")
 # When more than this share of the stored victims changed, rebuild them all in one pass.
 FULL_REBUILD_SHARE = 0.25
+# Rows of victims or of status counts read (and written) at a time: ~0.2 GB at a time.
+CHUNK_ROWS = 200_000
 
 
 def _sql_dir() -> Path:
@@ -227,26 +235,58 @@ JOIN crimes c ON c.crime_ref = o.crime_ref
 GROUP BY o.crime_ref, o.victim_id
 """
 # The changed crimes drive the join (SQLite takes CROSS JOIN as "this order": no history scan).
-_CHANGED_FIRST = {"source": "obligation_changes ch CROSS JOIN obligations o",
-                  "where": "WHERE o.crime_ref = ch.crime_ref"}
+_CHANGED_FIRST = "obligation_changes ch CROSS JOIN obligations o"
 
 
-def _load_daily(conn: sa.Connection, *, full: bool) -> int:
-    """Recount the daily table (all of it, or the due days in `obligation_changed_days`) and
-    roll the touched months and quarters up again; the daily rows written."""
+def _load_victims(conn: sa.Connection, *, full: bool, chunk_rows: int) -> int:
+    """Rewrite `victim_compliance` (all of it, or the changed crimes' victims), `chunk_rows`
+    victims at a time as the query gives them; the rows written."""
     if full:
-        counts = read_frame(conn, _STATUS_COUNTS_SQL.format(changed=""))
+        conn.execute(sa.delete(victim_compliance))
+        sql = _PER_VICTIM_SQL.format(source="obligations o", where="")
     else:
-        counts = read_frame(conn, _STATUS_COUNTS_SQL.format(
-            changed="WHERE due_at IN (SELECT due_at FROM obligation_changed_days)"))
-        days = read_frame(conn, "SELECT due_at FROM obligation_changed_days")
+        conn.execute(sa.delete(victim_compliance).where(
+            victim_compliance.c.crime_ref.in_(sa.select(obligation_changes.c.crime_ref))))
+        sql = _PER_VICTIM_SQL.format(source=_CHANGED_FIRST, where="WHERE o.crime_ref = ch.crime_ref")
+    return sum(insert_rows(conn, victim_compliance, victim_compliance_rows(per_victim))
+               for per_victim in read_frames(conn, sql, chunk_rows=chunk_rows))
+
+
+def whole_quarters(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Status counts in order of `due_at` regrouped so that no chunk splits a due quarter (its
+    last quarter's rows wait for the next): a chunk's daily, monthly and quarterly rows are whole."""
+    carried: pd.DataFrame | None = None
+    for chunk in chunks:
+        frame = chunk if carried is None else pd.concat([carried, chunk], ignore_index=True)
+        quarters = periods(due_dates_of(frame["due_at"]))[2]
+        cut = int(np.argmax(quarters == quarters[-1]))  # the last quarter's first row
+        carried = frame.iloc[cut:]
+        if cut:
+            yield frame.iloc[:cut]
+    if carried is not None:
+        yield carried
+
+
+def _load_daily(conn: sa.Connection, *, full: bool, chunk_rows: int) -> int:
+    """Recount the daily table (all of it, a few due quarters at a time, or the due days in
+    `obligation_changed_days`) and roll the touched months and quarters up; the daily rows."""
+    if full:
+        for table in (compliance_daily, compliance_monthly, compliance_quarterly):
+            conn.execute(sa.delete(table))
+        written = 0
+        for counts in whole_quarters(read_frames(
+                conn, _STATUS_COUNTS_SQL.format(changed="") + "ORDER BY due_at", chunk_rows=chunk_rows)):
+            counts["enhanced"] = counts["enhanced"].astype(bool)
+            daily = daily_compliance(counts)
+            written += insert_rows(conn, compliance_daily, daily)
+            insert_rows(conn, compliance_monthly, rollup(daily, "due_month"))
+            insert_rows(conn, compliance_quarterly, rollup(daily, "due_quarter"))
+        return written
+    counts = read_frame(conn, _STATUS_COUNTS_SQL.format(
+        changed="WHERE due_at IN (SELECT due_at FROM obligation_changed_days)"))
+    days = read_frame(conn, "SELECT due_at FROM obligation_changed_days")
     counts["enhanced"] = counts["enhanced"].astype(bool)
     daily = daily_compliance(counts)
-    if full:
-        replace_rows(conn, compliance_daily, daily)
-        replace_rows(conn, compliance_monthly, rollup(daily, "due_month"))
-        replace_rows(conn, compliance_quarterly, rollup(daily, "due_quarter"))
-        return len(daily)
     if days.empty:
         return 0
     dates, months, quarters = (sorted(set(p)) for p in periods(due_dates_of(days["due_at"])))
@@ -263,10 +303,11 @@ def _load_daily(conn: sa.Connection, *, full: bool) -> int:
 
 
 def load_summaries(engine: sa.Engine, as_of: pd.Timestamp | datetime, *,
-                   full_share: float = FULL_REBUILD_SHARE) -> dict[str, Any]:
+                   full_share: float = FULL_REBUILD_SHARE, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Bring the summary tables up to date with the stored obligations, in one transaction; a
     JSON-able summary. Only changed days and crimes are recounted, unless the changed crimes
-    outnumber `full_share` x the stored victims (then, or the first time, all of it)."""
+    outnumber `full_share` x the stored victims (then, or the first time, all of it), reading
+    `chunk_rows` rows at a time (the result does not depend on it)."""
     began = time.perf_counter()
     started_at = datetime.now(UTC)
     as_of = pd.Timestamp(as_of).tz_convert("UTC")
@@ -276,15 +317,8 @@ def load_summaries(engine: sa.Engine, as_of: pd.Timestamp | datetime, *,
         changed = conn.execute(sa.select(sa.func.count()).select_from(obligation_changes)).scalar_one()
         stored = conn.execute(sa.select(sa.func.count()).select_from(victim_compliance)).scalar_one()
         full = stored == 0 or changed > full_share * stored
-        daily_rows = _load_daily(conn, full=full)
-        if full:
-            per_victim = read_frame(conn, _PER_VICTIM_SQL.format(source="obligations o", where=""))
-            written = replace_rows(conn, victim_compliance, victim_compliance_rows(per_victim))
-        else:
-            per_victim = read_frame(conn, _PER_VICTIM_SQL.format(**_CHANGED_FIRST))
-            conn.execute(sa.delete(victim_compliance).where(
-                victim_compliance.c.crime_ref.in_(sa.select(obligation_changes.c.crime_ref))))
-            written = insert_rows(conn, victim_compliance, victim_compliance_rows(per_victim))
+        daily_rows = _load_daily(conn, full=full, chunk_rows=chunk_rows)
+        written = _load_victims(conn, full=full, chunk_rows=chunk_rows)
         conn.execute(sa.delete(obligation_changes))
         conn.execute(sa.delete(obligation_changed_days))
 

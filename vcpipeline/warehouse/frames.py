@@ -10,7 +10,7 @@ column of the same name (`schema.metadata`), else a name ending in `_at` means a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -121,3 +121,30 @@ def read_frame(
     )
     kinds = {name: _kind_for(name, declared.get(name)) for name in names}
     return type_frame(frame, kinds)
+
+
+def read_frames(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None, *,
+                chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A textual query's rows as typed frames (as `read_frame` types them) of at most
+    `chunk_rows` rows each, fetched as they are consumed: memory holds one chunk, however many
+    rows the query gives. PostgreSQL streams them from a server-side cursor, planned for all its
+    rows (`cursor_tuple_fraction` 1 while it is open, not the fast-start plan a cursor gets by
+    default); SQLite steps its cursor anyway. The connection may write other tables meanwhile."""
+    if chunk_rows < 1:
+        raise ValueError(f"a chunk holds at least 1 row, not {chunk_rows}")
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        before = conn.exec_driver_sql("SELECT current_setting('cursor_tuple_fraction')").scalar_one()
+        conn.exec_driver_sql("SELECT set_config('cursor_tuple_fraction', '1', true)")
+    try:
+        result = conn.execute(sa.text(sql), _bind_instants(conn, params) or {},
+                              execution_options={"stream_results": True})
+        names = list(result.keys())
+        kinds = {name: _kind_for(name, None) for name in names}
+        for rows in result.partitions(chunk_rows):
+            yield type_frame(pd.DataFrame.from_records([tuple(row) for row in rows], columns=names), kinds)
+        result.close()
+    finally:
+        if postgresql:
+            conn.exec_driver_sql("SELECT set_config('cursor_tuple_fraction', %(value)s, true)",
+                                 {"value": before})
