@@ -126,11 +126,11 @@ def test_a_partition_killed_midway_leaves_the_warehouse_as_it_was_and_its_retry_
     real_insert = store.insert_rows
     written = []
 
-    def killed(conn, table, frame):  # some of the partition's rows reach the database, then it dies
+    def killed(conn, table, frame, order=None):  # some of the partition's rows reach the database, then it dies
         if table.name == "obligations" and len(frame) > 1:
             written.append(real_insert(conn, table, frame.iloc[: len(frame) // 2]))
             raise RuntimeError("worker killed")
-        return real_insert(conn, table, frame)
+        return real_insert(conn, table, frame, order=order)
 
     monkeypatch.setattr(store, "insert_rows", killed)
     with pytest.raises(RuntimeError, match="worker killed"):

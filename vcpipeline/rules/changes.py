@@ -36,6 +36,7 @@ from vcpipeline.warehouse.schema import (
     obligation_batches,
     obligation_changed_days,
     obligation_changes,
+    obligation_counts,
     obligation_runs,
     obligations,
     victims,
@@ -51,6 +52,21 @@ dirty_crimes = sa.Table(
 # The dirty crimes drive the join: SQLite (no statistics) takes CROSS JOIN as "this order",
 # i.e. one index range per dirty crime, never a scan of the history; PostgreSQL plans it freely.
 DIRTY_FIRST = "_dirty_crimes d CROSS JOIN {table} {alias} WHERE {alias}.crime_ref = d.crime_ref"
+# PostgreSQL, a night's few dirty crimes: the crimes as an array the planner cannot see into, so
+# it takes the `crime_ref` index (one range per crime) whatever its statistics say. Joined to
+# the temporary table it hashed the whole history instead (it overestimates the rows per crime
+# several times, and no statistics at all when nothing has run ANALYZE): 1.2 s per table per
+# partition at 1M victims, growing with the history; this way ~0.1 s, growing with the night.
+DIRTY_ARRAY = ("{table} {alias} WHERE {alias}.crime_ref = ANY(ARRAY(SELECT crime_ref FROM "
+               "_dirty_crimes))")
+
+
+def dirty_rows(conn: sa.Connection, table: str, alias: str, *, few: bool) -> str:
+    """The FROM clause (with its WHERE) of `table`'s rows of the dirty crimes; `few` when the
+    dirty set is a small share of the crimes (a night's), not a partition of all of them."""
+    if few and conn.dialect.name == "postgresql":
+        return DIRTY_ARRAY.format(table=table, alias=alias)
+    return DIRTY_FIRST.format(table=table, alias=alias)
 
 
 def last_run(conn: sa.Connection) -> sa.Row[Any] | None:
@@ -98,9 +114,8 @@ def mark_dirty(conn: sa.Connection, batch_ids: list[str], since: datetime | None
         ]
     if not parts:
         return 0
+    # No ANALYZE: the night reads by `dirty_rows(few=True)`, which needs no statistics.
     conn.execute(sa.insert(dirty_crimes).from_select(["crime_ref"], sa.union(*parts)))
-    if conn.dialect.name == "postgresql":  # a fresh temp table has no statistics: without them
-        conn.exec_driver_sql(f"ANALYZE {dirty_crimes.name}")  # the planner hashes the whole history
     return conn.execute(sa.select(sa.func.count()).select_from(dirty_crimes)).scalar_one()
 
 
@@ -117,8 +132,6 @@ def keep_dirty(conn: sa.Connection, keep: Callable[[pd.Series], np.ndarray]) -> 
     if len(kept) < len(refs):
         conn.execute(sa.delete(dirty_crimes))
         insert_rows(conn, dirty_crimes, pd.DataFrame({"crime_ref": kept}))
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"ANALYZE {dirty_crimes.name}")
     return len(kept)
 
 
@@ -192,6 +205,26 @@ def note_changed_crimes(conn: sa.Connection, *, full: bool) -> None:
         source = sa.select(dirty_crimes.c.crime_ref).where(sa.true())
     conn.execute(insert_statement(conn, obligation_changes).from_select(["crime_ref"], source)
                  .on_conflict_do_nothing())
+
+
+def count_written(conn: sa.Connection, partition: int, added: int, *, whole: bool = False) -> None:
+    """Add `added` (rows written less rows deleted) to the partition's part of the obligations'
+    count, in the writing transaction; `whole`: the table was replaced and holds `added` rows."""
+    if whole:
+        conn.execute(sa.delete(obligation_counts))
+    elif not added:  # nothing to add: leave the table as it is (a rerun changes nothing)
+        return
+    statement = insert_statement(conn, obligation_counts).values(
+        partition_number=partition, obligations=added)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["partition_number"],
+        set_={"obligations": obligation_counts.c.obligations + statement.excluded.obligations}))
+
+
+def obligations_count(conn: sa.Connection) -> int:
+    """The rows in `obligations`, from the kept count (not a scan of the table)."""
+    total = sa.func.coalesce(sa.func.sum(obligation_counts.c.obligations), 0)
+    return int(conn.execute(sa.select(total)).scalar_one())
 
 
 def record_run(conn: sa.Connection, summary: dict[str, Any], timings: dict[str, float],

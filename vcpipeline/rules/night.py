@@ -25,7 +25,6 @@ from vcpipeline.rules import changes
 from vcpipeline.rules.incremental import full_evaluation_reason, rulesets_fingerprint
 from vcpipeline.rules.partitions import checked_partitions
 from vcpipeline.rules.ruleset import RuleSets
-from vcpipeline.warehouse.schema import obligations
 
 
 @dataclass(frozen=True)
@@ -103,10 +102,8 @@ def finish_night(conn: sa.Connection, plan: NightPlan, results: list[dict[str, A
         return sum(int(result[key]) for result in results)
 
     replaced, written = total("obligations_replaced"), total("obligations_written")
-    if plan.partitions == 1:
-        obligations_total = written if plan.full else plan.last_total - replaced + written
-    else:  # a partition rerun after its commit writes nothing: count rather than add up
-        obligations_total = conn.execute(sa.select(sa.func.count()).select_from(obligations)).scalar_one()
+    # Kept by every write (a partition rerun after its commit writes nothing, and says so).
+    obligations_total = changes.obligations_count(conn)
     timings = {key: sum(float(result[key]) for result in results)
                for key in ("read_seconds", "evaluate_seconds", "write_seconds")}
     timings["write_seconds"] += time.perf_counter() - clock

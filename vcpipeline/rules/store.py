@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -35,6 +36,7 @@ from vcpipeline.rules.incremental import (
     row_changes,
     rulesets_fingerprint,
     status_counts,
+    storage_order,
     usable_events,
 )
 from vcpipeline.rules.night import NightPlan, finish_night, plan_night, utc_stamp
@@ -71,12 +73,13 @@ _OBLIGATION_KINDS: dict[str, ColumnKind] = {
 }
 
 
-def read_inputs(conn: sa.Connection, *, only_dirty: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_inputs(conn: sa.Connection, *, only_dirty: bool,
+                few: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Crimes, victims and events as typed frames (as `prepare` returns them), of every crime or
-    only of the crimes in this transaction's dirty set."""
+    only of the crimes in this transaction's dirty set (`few`: a night's, see `changes.dirty_rows`)."""
     frames = []
     for table, alias, columns in _INPUTS.values():
-        source = (changes.DIRTY_FIRST.format(alias=alias, table=table) if only_dirty
+        source = (changes.dirty_rows(conn, table, alias, few=few) if only_dirty
                   else f"{table} {alias}")
         select = ", ".join(f"{alias}.{name.strip()}" for name in columns.split(","))
         frames.append(read_columns(conn, f"SELECT {select} FROM {source}", _INPUT_KINDS))
@@ -88,10 +91,10 @@ def read_inputs(conn: sa.Connection, *, only_dirty: bool) -> tuple[pd.DataFrame,
     return crimes_frame, victims_frame, events
 
 
-def read_dirty_obligations(conn: sa.Connection) -> pd.DataFrame:
+def read_dirty_obligations(conn: sa.Connection, *, few: bool = True) -> pd.DataFrame:
     """The stored obligations of the crimes in this transaction's dirty set."""
     columns = ", ".join(f"o.{name}" for name in TABLE_COLUMNS)
-    source = changes.DIRTY_FIRST.format(alias="o", table="obligations")
+    source = changes.dirty_rows(conn, "obligations", "o", few=few)
     frame = read_columns(conn, f"SELECT {columns} FROM {source}", _OBLIGATION_KINDS)
     frame["enhanced"] = frame["enhanced"].astype(bool)
     return frame
@@ -133,6 +136,12 @@ def _partition_crimes(conn: sa.Connection, plan: NightPlan, partition: int) -> i
     return changes.keep_dirty(conn, lambda refs: partition_of(refs, plan.partitions) == partition)
 
 
+def _storage_order(conn: sa.Connection, rows: pd.DataFrame, crimes_frame: pd.DataFrame) -> np.ndarray | None:
+    """PostgreSQL keeps rows in the order written (`incremental.storage_order` says which); SQLite
+    keeps `obligations` in key order whatever the order of writing."""
+    return storage_order(rows, crimes_frame) if conn.dialect.name == "postgresql" else None
+
+
 def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
                        rulesets: RuleSets) -> dict[str, Any]:
     """Re-evaluate one partition's crimes and write the difference (a full night: replace them);
@@ -151,7 +160,7 @@ def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
     replaced = written = evaluated = 0
     statuses = dict.fromkeys(STATUSES, 0)
     if dirty:
-        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=not whole)
+        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=not whole, few=not plan.full)
         timings["read_seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
         result = evaluate(crimes_frame, victims_frame, usable_events(crimes_frame, events),
@@ -161,20 +170,24 @@ def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
         clock = time.perf_counter()
         if whole:
             replaced = conn.execute(sa.delete(obligations)).rowcount
-            written = insert_rows(conn, obligations, rows)
+            written = insert_rows(conn, obligations, rows, order=_storage_order(conn, rows, crimes_frame))
         elif plan.full:
             replaced = conn.execute(sa.delete(obligations).where(obligations.c.crime_ref.in_(
                 sa.select(changes.dirty_crimes.c.crime_ref)))).rowcount
-            written = insert_rows(conn, obligations, rows)
+            written = insert_rows(conn, obligations, rows, order=_storage_order(conn, rows, crimes_frame))
         else:  # most of a changed crime's obligations are as they were: write the difference
             stale, fresh = row_changes(read_dirty_obligations(conn), rows)
             replaced = delete_keys(conn, obligations, stale)
-            written = insert_rows(conn, obligations, fresh)
+            written = insert_rows(conn, obligations, fresh, order=_storage_order(conn, fresh, crimes_frame))
             changes.note_changed_days(conn, pd.concat([stale["due_at"], fresh["due_at"]]))
         evaluated = len(rows)
         statuses = status_counts(rows["status"])
     else:
         clock = time.perf_counter()
+    if whole and dirty:  # the table replaced: it holds what was written
+        changes.count_written(conn, partition, written, whole=True)
+    else:
+        changes.count_written(conn, partition, written - replaced)
     if not plan.full:
         changes.note_changed_crimes(conn, full=False)
     if not whole:

@@ -2,7 +2,8 @@
 
 SQLite gets WAL (readers never block the nightly writer), enforced foreign keys, a busy timeout
 (Airflow tasks share the file) and real transactions (`BEGIN` issued by us, not guessed by the
-driver), so a batch is all-or-nothing there too. PostgreSQL sessions run in UTC.
+driver), so a batch is all-or-nothing there too. PostgreSQL sessions run in UTC, dates in ISO
+style (what `warehouse.io` parses when it reads by COPY).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "postgresql":
-        connect_args = {"options": "-c timezone=UTC", **kwargs.pop("connect_args", {})}
+        connect_args = {"options": "-c timezone=UTC -c datestyle=ISO", **kwargs.pop("connect_args", {})}
         return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, **kwargs)
     return sa.create_engine(parsed, **kwargs)
 
