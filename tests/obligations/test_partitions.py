@@ -98,6 +98,7 @@ def test_partitioned_nights_equal_one_partition_for_every_p(engine, single, seed
         assert many["partitions"] == partitions and one["partitions"] == 1
         assert {k: many[k] for k in RUN_KEYS} == {k: one[k] for k in RUN_KEYS}, f"night {night}"
         assert stored(engine).equals(stored(single)), f"night {night}"
+        assert many["obligations_total"] == len(stored(engine)), "the kept count is the table's"
         for table, frame in bookkeeping(single).items():
             pd.testing.assert_frame_equal(bookkeeping(engine)[table], frame, obj=f"{table}, night {night}")
     assert len(stored(engine)) > 100
@@ -148,6 +149,7 @@ def test_a_partition_killed_midway_leaves_the_warehouse_as_it_was_and_its_retry_
     summary = store.finish_obligations(engine, plan, results)
     assert summary["mode"] == ("full" if night == 0 else "incremental")
     assert stored(engine).equals(stored(single))
+    assert summary["obligations_total"] == len(stored(single))
     for table, frame in bookkeeping(single).items():
         pd.testing.assert_frame_equal(bookkeeping(engine)[table], frame, obj=table)
 
@@ -155,6 +157,9 @@ def test_a_partition_killed_midway_leaves_the_warehouse_as_it_was_and_its_retry_
     again = store.refresh_partition(engine, plan, 1)
     assert again["obligations_written"] == (again["obligations_evaluated"] if night == 0 else 0)
     assert stored(engine).equals(stored(single))
+    # And the finish run again (a cleared merge) still knows the table's size.
+    rerun = store.finish_obligations(engine, plan, [results[0], again, results[2]])
+    assert rerun["obligations_total"] == len(stored(single))
 
 
 def test_a_partition_refuses_a_plan_made_with_other_rule_sets(sqlite_engine):
