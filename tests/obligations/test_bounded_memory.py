@@ -1,7 +1,8 @@
-"""Bounded memory does not change results: the summaries read and written a few rows at a time
-equal them counted at once, night after night (full rebuilds and incremental nights), on SQLite
-and PostgreSQL; chunks of status counts never split a due quarter; a streamed read gives what
-one read gives, while the same connection writes."""
+"""Bounded memory does not change results, on SQLite and PostgreSQL: a full evaluation a few
+crimes at a time equals one read of every crime, at P = 1 and P = 3; the summaries read and
+written a few rows at a time equal them counted at once, night after night (full rebuilds and
+incremental nights); chunks of status counts never split a due quarter; a streamed read gives
+what one read gives, while the same connection writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from vcpipeline.rules.store import refresh_obligations
+from vcpipeline.rules import store
+from vcpipeline.rules.store import full_evaluation, refresh_obligations
 from vcpipeline.rules.summaries import (
     _PER_VICTIM_SQL,
     _STATUS_COUNTS_SQL,
@@ -32,9 +34,28 @@ from vcpipeline.warehouse.schema import (
     victim_compliance,
 )
 
-from .conftest import load_night, night_as_of, simulate_force
+from .conftest import canonical, load_night, night_as_of, simulate_force, stored
 
 NIGHTS = 6
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_a_full_evaluation_in_slices_equals_one_read_of_every_crime(engine, monkeypatch, partitions):
+    force = simulate_force(23, nights=5, choices=True)
+    for night in range(5):
+        load_night(engine, force, night)
+    monkeypatch.setattr(store, "FULL_SLICE_CRIMES", 4)
+    with engine.connect() as conn:
+        expected = canonical(full_evaluation(conn, night_as_of(4)))
+        n_crimes = conn.execute(sa.text("SELECT COUNT(*) FROM crimes")).scalar_one()
+    assert n_crimes > 4 * 3 * partitions and len(expected) > 100
+    first = refresh_obligations(engine, night_as_of(4), full=True, partitions=partitions)
+    pd.testing.assert_frame_equal(stored(engine), expected)
+    assert (first["crimes_reevaluated"], first["obligations_written"]) == (n_crimes, len(expected))
+    again = refresh_obligations(engine, night_as_of(4), full=True, partitions=partitions)
+    pd.testing.assert_frame_equal(stored(engine), expected)
+    assert again["obligations_replaced"] == again["obligations_written"] == len(expected)
+    assert again["obligations_total"] == len(expected)
 
 
 def normal(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

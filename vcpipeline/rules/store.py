@@ -43,7 +43,7 @@ from vcpipeline.rules.night import NightPlan, finish_night, plan_night, utc_stam
 from vcpipeline.rules.partitions import configured_partitions, partition_of
 from vcpipeline.rules.ruleset import RuleSets, load_rulesets
 from vcpipeline.warehouse.io import ColumnKind, delete_keys, insert_rows, read_columns, read_frame
-from vcpipeline.warehouse.schema import crimes, obligations
+from vcpipeline.warehouse.schema import obligations
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ KEY_COLUMNS: tuple[str, ...] = tuple(column.name for column in obligations.prima
 # Any fixed number: serialises concurrent evaluations of one PostgreSQL warehouse.
 _PG_EVALUATION_LOCK = 0x5643_504F_42  # "VCPOB"
 _PG_PARTITION_LOCKS = 0x5643_504F  # "VCPO": the two-key lock space, one key per partition
+# A full night evaluates a partition's crimes this many at a time (~72,000 victims, ~0.7M
+# events: ~0.6 GB), so a task's memory is one slice's whatever the history's size and P.
+FULL_SLICE_CRIMES = 50_000
 
 _INPUTS = {  # frame: (table, alias, columns)
     "crimes": ("crimes", "c", "crime_ref, reported_at, department, offence_category, "
@@ -118,17 +121,11 @@ def _transaction(engine: sa.Engine, partition: int | None = None) -> Iterator[sa
 
 
 def _partition_crimes(conn: sa.Connection, plan: NightPlan, partition: int) -> int:
-    """Fill this transaction's dirty set with the partition's crimes to re-evaluate; its size.
-
-    Incremental: the night's dirty set (`changes.mark_dirty`, small), less other partitions'.
-    Full: every crime of the partition. The partition is computed on the references as read
-    (`rules/partitions.py`): the warehouse stores no partition column, so P can change freely.
+    """Fill this transaction's dirty set with the partition's crimes to re-evaluate on an
+    incremental night; its size: the night's dirty set (`changes.mark_dirty`, small), less other
+    partitions'. The partition is computed on the references as read (`rules/partitions.py`):
+    the warehouse stores no partition column, so P can change freely.
     """
-    if plan.full:
-        changes.create_dirty(conn)
-        refs = read_columns(conn, "SELECT crime_ref FROM crimes", {})["crime_ref"]
-        mine = refs[partition_of(refs, plan.partitions) == partition]
-        return insert_rows(conn, changes.dirty_crimes, pd.DataFrame({"crime_ref": mine}))
     since = datetime.fromisoformat(plan.since) if plan.since else None
     dirty = changes.mark_dirty(conn, [batch_id for batch_id, _ in plan.batches], since, plan.instant())
     if plan.partitions == 1 or not dirty:
@@ -144,23 +141,22 @@ def _storage_order(conn: sa.Connection, rows: pd.DataFrame, crimes_frame: pd.Dat
 
 def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
                        rulesets: RuleSets) -> dict[str, Any]:
-    """Re-evaluate one partition's crimes and write the difference (a full night: replace them);
-    what it did (JSON-able). Idempotent for a plan: a retry after a commit finds nothing to write."""
+    """Re-evaluate one partition's crimes and write the difference (a full night: replace them,
+    `_evaluate_full`); what it did (JSON-able). Idempotent for a plan: a retry after a commit
+    finds nothing to write."""
     if rulesets_fingerprint(rulesets) != plan.rulesets_sha256:
         raise RuntimeError("the rule sets changed since this night was planned: plan it again")
     if not 0 <= partition < plan.partitions:
         raise ValueError(f"partition {partition} is not one of 0..{plan.partitions - 1}")
+    if plan.full:
+        return _evaluate_full(conn, plan, partition, rulesets)
     timings = {"read_seconds": 0.0, "evaluate_seconds": 0.0, "write_seconds": 0.0}
-    whole = plan.full and plan.partitions == 1  # no dirty set: read and replace whole tables
     clock = time.perf_counter()
-    if whole:
-        dirty = conn.execute(sa.select(sa.func.count()).select_from(crimes)).scalar_one()
-    else:
-        dirty = _partition_crimes(conn, plan, partition)
+    dirty = _partition_crimes(conn, plan, partition)
     replaced = written = evaluated = 0
     statuses = dict.fromkeys(STATUSES, 0)
     if dirty:
-        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=not whole, few=not plan.full)
+        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=True, few=True)
         timings["read_seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
         result = evaluate(crimes_frame, victims_frame, usable_events(crimes_frame, events),
@@ -168,34 +164,92 @@ def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
         rows = obligation_rows(result)
         timings["evaluate_seconds"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        if whole:
-            replaced = conn.execute(sa.delete(obligations)).rowcount
-            written = insert_rows(conn, obligations, rows, order=_storage_order(conn, rows, crimes_frame))
-        elif plan.full:
-            replaced = conn.execute(sa.delete(obligations).where(obligations.c.crime_ref.in_(
-                sa.select(changes.dirty_crimes.c.crime_ref)))).rowcount
-            written = insert_rows(conn, obligations, rows, order=_storage_order(conn, rows, crimes_frame))
-        else:  # most of a changed crime's obligations are as they were: write the difference
-            stale, fresh = row_changes(read_dirty_obligations(conn), rows)
-            replaced = delete_keys(conn, obligations, stale)
-            written = insert_rows(conn, obligations, fresh, order=_storage_order(conn, fresh, crimes_frame))
-            changes.note_changed_days(conn, pd.concat([stale["due_at"], fresh["due_at"]]))
+        # Most of a changed crime's obligations are as they were: write the difference.
+        stale, fresh = row_changes(read_dirty_obligations(conn), rows)
+        replaced = delete_keys(conn, obligations, stale)
+        written = insert_rows(conn, obligations, fresh, order=_storage_order(conn, fresh, crimes_frame))
+        changes.note_changed_days(conn, pd.concat([stale["due_at"], fresh["due_at"]]))
         evaluated = len(rows)
         statuses = status_counts(rows["status"])
     else:
         clock = time.perf_counter()
-    if whole and dirty:  # the table replaced: it holds what was written
-        changes.count_written(conn, partition, written, whole=True)
-    else:
-        changes.count_written(conn, partition, written - replaced)
-    if not plan.full:
-        changes.note_changed_crimes(conn, full=False)
-    if not whole:
-        changes.drop_dirty(conn)
+    changes.count_written(conn, partition, written - replaced)
+    changes.note_changed_crimes(conn, full=False)
+    changes.drop_dirty(conn)
     timings["write_seconds"] = time.perf_counter() - clock
     return {"partition": partition, "crimes_reevaluated": int(dirty),
             "obligations_evaluated": int(evaluated), "obligations_replaced": int(replaced),
             "obligations_written": int(written), "evaluated_by_status": statuses, **timings}
+
+
+def _full_slices(conn: sa.Connection, plan: NightPlan, partition: int) -> Iterator[int]:
+    """A full night: the dirty set filled with each slice of the partition's crimes in turn
+    (every crime at P = 1), FULL_SLICE_CRIMES at a time in order of report, so the rows are
+    written in the order `storage_order` wants across slices too; yields each slice's size."""
+    refs = read_columns(conn, "SELECT crime_ref, reported_at FROM crimes", {"reported_at": "instant"})
+    if plan.partitions > 1:
+        refs = refs[partition_of(refs["crime_ref"], plan.partitions) == partition]
+    refs = refs.sort_values("reported_at", kind="stable")["crime_ref"]
+    changes.create_dirty(conn)
+    for start in range(0, len(refs), FULL_SLICE_CRIMES):
+        if start:
+            conn.execute(sa.delete(changes.dirty_crimes))
+        yield insert_rows(conn, changes.dirty_crimes,
+                          pd.DataFrame({"crime_ref": refs.iloc[start:start + FULL_SLICE_CRIMES]}))
+
+
+def _delete_dirty_obligations(conn: sa.Connection) -> int:
+    """Delete the stored obligations of the dirty crimes (by the primary key's `crime_ref`)."""
+    if conn.dialect.name == "postgresql":  # an array: the planner cannot mistake it for many
+        return conn.exec_driver_sql(f"DELETE FROM {changes.dirty_rows(conn, 'obligations', 'o', few=True)}").rowcount
+    return conn.execute(sa.delete(obligations).where(obligations.c.crime_ref.in_(
+        sa.select(changes.dirty_crimes.c.crime_ref)))).rowcount
+
+
+def _evaluate_full(conn: sa.Connection, plan: NightPlan, partition: int,
+                   rulesets: RuleSets) -> dict[str, Any]:
+    """A full night's partition (every crime at P = 1): its crimes' obligations replaced, a
+    slice of crimes at a time (`_full_slices`: read by the `crime_ref` index, evaluated,
+    written), so memory holds one slice however large the history. A crime's obligations depend
+    only on its own rows: the same rows as one read of them all."""
+    timings = dict.fromkeys(("read_seconds", "evaluate_seconds", "write_seconds"), 0.0)
+    done = dict.fromkeys(("crimes_reevaluated", "obligations_evaluated", "obligations_replaced",
+                          "obligations_written"), 0)
+    statuses = dict.fromkeys(STATUSES, 0)
+    as_of = pd.Timestamp(plan.as_of).tz_convert("UTC")
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        timings[f"{step}_seconds"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+
+    whole = plan.partitions == 1
+    if whole:  # every obligation is replaced: empty the table at once
+        done["obligations_replaced"] = conn.execute(sa.delete(obligations)).rowcount
+    for size in _full_slices(conn, plan, partition):
+        done["crimes_reevaluated"] += size
+        lap("write")
+        crimes_frame, victims_frame, events = read_inputs(conn, only_dirty=True, few=True)
+        lap("read")
+        rows = obligation_rows(evaluate(crimes_frame, victims_frame, usable_events(crimes_frame, events),
+                                        as_of, rulesets))
+        lap("evaluate")
+        if not whole:
+            done["obligations_replaced"] += _delete_dirty_obligations(conn)
+        done["obligations_written"] += insert_rows(conn, obligations, rows,
+                                                   order=_storage_order(conn, rows, crimes_frame))
+        done["obligations_evaluated"] += len(rows)
+        for status, count in status_counts(rows["status"]).items():
+            statuses[status] += count
+    written, replaced = done["obligations_written"], done["obligations_replaced"]
+    if whole:  # the table replaced: it holds what was written
+        changes.count_written(conn, partition, written, whole=True)
+    else:
+        changes.count_written(conn, partition, written - replaced)
+    changes.drop_dirty(conn)
+    lap("write")
+    return {"partition": partition, **done, "evaluated_by_status": statuses, **timings}
 
 
 def refresh_obligations(engine: sa.Engine, as_of: pd.Timestamp | datetime,
