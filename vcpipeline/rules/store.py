@@ -10,6 +10,13 @@ before or the night after; with P (`rules/partitions.py`) the crimes split by a 
 night once every partition is in. The cost grows with the night's changes and the obligations
 falling due, not with the history. Reads and writes go through `warehouse.io`.
 
+So that the history's size does not show: the dirty crimes' rows are read by the `crime_ref`
+indexes (`changes.dirty_rows`; PostgreSQL sends them by COPY), stale rows are deleted by key in
+one statement, fresh ones written in order of their crimes' report (`incremental.storage_order`:
+a crime's rows on a page or two, the recent crimes that nights touch side by side), only PENDING
+obligations are indexed for "now due", and the table's size is kept (`obligation_counts`), not
+counted. Measured at 1M victims on PostgreSQL: docs/performance.md.
+
 A full evaluation runs the first time, when the rule sets change (their fingerprint is kept in
 `obligation_runs`), when asked, and when A goes back in time (a backfill of an earlier night).
 Re-running the same A finds no new batch and an empty time window, and changes nothing.
