@@ -179,7 +179,8 @@ def one_night(engine, day_start: pd.Timestamp, partitions: int, seed: int) -> di
     return figures
 
 
-def bench(url: str, n_victims: int, nights: int, partitions: list[int], chunk_victims: int) -> None:
+def bench(url: str, n_victims: int, nights: int, partitions: list[int], chunk_victims: int,
+          full_partitions: int | None) -> None:
     upgrade(url)
     engine = make_engine(url)
     name = engine.dialect.name
@@ -189,7 +190,7 @@ def bench(url: str, n_victims: int, nights: int, partitions: list[int], chunk_vi
             engine, n_victims, as_of=AS_OF, chunk_victims=chunk_victims)
         print(f"[{name} {n_victims:,}] history {sizes} loaded in "
               f"{time.perf_counter() - began:.1f} s; peak RSS {peak_rss_gb():.2f} GB", flush=True)
-        full = refresh_obligations(engine, AS_OF)
+        full = refresh_obligations(engine, AS_OF, partitions=full_partitions)
         print(f"  full evaluation: {full}; peak RSS {peak_rss_gb():.2f} GB", flush=True)
         summaries = load_summaries(engine, AS_OF)
         print(f"  full summaries: {summaries}", flush=True)
@@ -224,6 +225,9 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=3, help="nights measured per P (default 3)")
     parser.add_argument("--partitions", type=int, nargs="+", default=[],
                         help="P for the nights (default: the dialect's, see rules/partitions.py)")
+    parser.add_argument("--full-partitions", type=int, default=None,
+                        help="P for the first (full) evaluation (default: the dialect's; 16 keeps 5M "
+                             "victims' partitions small)")
     parser.add_argument("--chunk-victims", type=int, default=250_000,
                         help="victims generated and loaded at a time (memory)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()),
@@ -234,14 +238,15 @@ def main() -> None:
         for n_victims in args.victims:
             if not args.skip_sqlite:
                 bench(f"sqlite:///{Path(folder) / f'bench_{n_victims}.db'}", n_victims, args.nights,
-                      args.partitions, args.chunk_victims)
+                      args.partitions, args.chunk_victims, args.full_partitions)
             if args.postgres:
                 admin = sa.create_engine(args.postgres)
                 with admin.begin() as conn:
                     conn.execute(sa.text("DROP SCHEMA public CASCADE"))
                     conn.execute(sa.text("CREATE SCHEMA public"))
                 admin.dispose()
-                bench(args.postgres, n_victims, args.nights, args.partitions, args.chunk_victims)
+                bench(args.postgres, n_victims, args.nights, args.partitions, args.chunk_victims,
+                      args.full_partitions)
 
 
 if __name__ == "__main__":
