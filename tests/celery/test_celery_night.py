@@ -99,6 +99,9 @@ def dag_test_reference(var_dir: Path, out_dir: Path, warehouse_url: str, log: Pa
         try:
             while process.poll() is None and time.perf_counter() - started < 900:
                 backends.sample()
+                # dag.test() would wait out the DAG's retries (minutes): a failed task ends it.
+                if "Task failed with exception" in log.read_text(errors="replace"):
+                    break
                 time.sleep(0.5)
         finally:
             if process.poll() is None:  # over time
