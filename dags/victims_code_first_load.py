@@ -78,7 +78,7 @@ def victims_code_first_load() -> None:
                                      source_config=runtime.source_config,
                                      data_docs=params["data_docs"])
 
-    @task
+    @task(trigger_rule="none_failed")  # a run of some sources only has no chunks of the others
     def reconcile(crime_records: list[dict], others: list[dict]) -> dict:
         from vcpipeline.tasks import first_load, runtime
 
@@ -116,7 +116,7 @@ def victims_code_first_load() -> None:
     crime_records = load_chunk.override(task_id="load_crime_record_chunk").expand(
         chunk=plan_chunks.override(task_id="plan_crime_record_chunks")(load_first=True)
     )
-    others = load_chunk.expand(chunk=plan_chunks(load_first=False))
+    others = load_chunk.override(trigger_rule="none_failed").expand(chunk=plan_chunks(load_first=False))
     crime_records >> others
     plan = plan_obligations(reconcile(crime_records, others))
     obligations = evaluate_obligations(plan, evaluate_partition.expand(work=plan))
