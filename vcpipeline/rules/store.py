@@ -191,12 +191,15 @@ def evaluate_partition(conn: sa.Connection, plan: NightPlan, partition: int,
 
 def _full_slices(conn: sa.Connection, plan: NightPlan, partition: int) -> Iterator[int]:
     """A full night: the dirty set filled with each slice of the partition's crimes in turn
-    (every crime at P = 1), FULL_SLICE_CRIMES at a time in order of report, so the rows are
-    written in the order `storage_order` wants across slices too; yields each slice's size."""
+    (every crime at P = 1), FULL_SLICE_CRIMES at a time in the order the rows are stored in, so
+    each slice writes next to the last: PostgreSQL's order of report (`storage_order`), SQLite's
+    key order (a third less CPU at 250,000 victims than slices in order of report there).
+    Yields each slice's size."""
     refs = read_columns(conn, "SELECT crime_ref, reported_at FROM crimes", {"reported_at": "instant"})
     if plan.partitions > 1:
         refs = refs[partition_of(refs["crime_ref"], plan.partitions) == partition]
-    refs = refs.sort_values("reported_at", kind="stable")["crime_ref"]
+    order = "reported_at" if conn.dialect.name == "postgresql" else "crime_ref"
+    refs = refs.sort_values(order, kind="stable")["crime_ref"]
     changes.create_dirty(conn)
     for start in range(0, len(refs), FULL_SLICE_CRIMES):
         if start:
