@@ -169,3 +169,22 @@ def test_a_run_of_the_crime_recording_system_alone_still_reconciles_and_evaluate
     (totals,) = _task_results(run, "reconcile")
     assert set(totals["by_source"]) == {"crime_recording"}
     assert states[("load_summaries", -1)] == "success"
+
+
+def test_the_run_s_params_become_utc_instants_and_a_chunk_plan():
+    from vcpipeline.tasks import first_load
+
+    params = {"from": "2026-03-01T02:00", "to": "2026-04-01T02:00+01:00", "period": "month"}
+    start, end = first_load.history_range(params)
+    assert (start.isoformat(), end.isoformat()) == ("2026-03-01T02:00:00+00:00", "2026-04-01T01:00:00+00:00")
+    crimes_first = first_load.plan_chunks(params, load_first=True)
+    assert [c["label"] for c in crimes_first] == ["crime_recording 2026-03-01..2026-04-01"]
+    assert {c["source"] for c in first_load.plan_chunks(params, load_first=False)} == {
+        "victim_contact", "victim_support", "witness_care"}
+    assert first_load.plan_chunks({**params, "sources": ["crime_recording"]}, load_first=False) == []
+    with pytest.raises(ValueError, match="unknown source"):
+        first_load.plan_chunks({**params, "sources": ["crime_records"]}, load_first=True)
+    with pytest.raises(ValueError, match="after param 'from'"):
+        first_load.history_range({"from": "2026-04-01T02:00", "to": "2026-03-01T02:00"})
+    with pytest.raises(ValueError, match="not an ISO 8601 timestamp"):
+        first_load.history_range({"from": "1 March", "to": "2026-03-01T02:00"})

@@ -284,3 +284,16 @@ def test_a_failed_chunk_does_not_stop_the_next_ones_and_its_retry_gives_the_same
     assert totals["rows_extracted"] == totals["rows_loaded"] + totals["rows_quarantined"]
     for name, frame in _content(warehouse_url).items():
         pd.testing.assert_frame_equal(frame, reference["content"][name], check_dtype=False, obj=name)
+
+
+def test_vcp_first_load_lists_its_chunks_and_refuses_a_backward_range(capsys):
+    from vcpipeline.cli import main as vcp
+
+    assert vcp(["first-load", "--from", "2026-07-01T02:00", "--to", "2026-07-31T02:00",
+                "--period", "week", "--plan"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("crime_recording 2026-07-01..2026-07-06")
+    assert lines[0].endswith("batch CRS:20260701T010000Z-20260706T010000Z")
+    assert lines[-1] == "20 chunk(s)"
+    assert vcp(["first-load", "--from", "2026-07-31T02:00", "--to", "2026-07-01T02:00"]) == 2
+    assert "--to must be after --from" in capsys.readouterr().err
