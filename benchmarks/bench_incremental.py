@@ -147,21 +147,14 @@ def load_day(engine, changes, day_start: pd.Timestamp, night: pd.Timestamp) -> f
 
 
 def server_cpu_seconds(engine) -> float | None:
-    """CPU time (user + system) of the PostgreSQL backends connected to this engine's database,
-    from /proc (the server runs on this machine); None on SQLite or when /proc cannot tell."""
+    """CPU time of the PostgreSQL backends connected to this engine's database (the pool's
+    connection, the one the night runs on, included); None on SQLite."""
     if engine.dialect.name != "postgresql":
         return None
-    with engine.connect() as conn:  # the pool's connection, the one the night runs on, included
-        pids = [row[0] for row in conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    from backend_cpu import backends_cpu_seconds, database_backends  # beside this script
+
+    with engine.connect() as conn:
+        return backends_cpu_seconds(database_backends(conn))
 
 
 def one_night(engine, day_start: pd.Timestamp, partitions: int, seed: int) -> dict[str, Any]:

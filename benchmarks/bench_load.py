@@ -14,7 +14,6 @@ The PostgreSQL database must exist; its `public` schema is dropped and recreated
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import threading
 import time
@@ -163,19 +162,12 @@ def fresh_warehouse(backend: str, postgres_url: str | None, workdir: Path) -> st
 def _server_cpu_seconds(conn: sa.Connection) -> Callable[[], float]:
     """CPU seconds of this connection's PostgreSQL backend (same host), else 0: on a busy
     machine wall time mostly measures the neighbours, CPU time measures us."""
+    from backend_cpu import backends_cpu_seconds  # beside this script
+
     if conn.dialect.name != "postgresql":
         return lambda: 0.0
     pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def read() -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-    return read
+    return lambda: backends_cpu_seconds([pid])
 
 
 def load_night(url: str, night: dict[str, pd.DataFrame], label: str) -> None:

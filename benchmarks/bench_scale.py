@@ -43,34 +43,10 @@ CHECK_CRIMES = 50_000
 
 # ----------------------------------------------------------------------------- one task (child)
 
-def _backend_pids(engine: sa.Engine) -> set[int]:
-    pids: set[int] = set()
-    if engine.dialect.name == "postgresql":
-        @sa.event.listens_for(engine, "connect")
-        def _remember(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT pg_backend_pid()")
-            pids.add(int(cursor.fetchone()[0]))
-            cursor.close()
-    return pids
-
-
-def _server_cpu(pids: set[int]) -> float:
-    """CPU seconds (user + system) of these PostgreSQL backends so far (they run on this machine;
-    parallel query workers, if any, are not counted)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def run_task(args: argparse.Namespace) -> None:
     """One task of the evaluation in this process; its result and times as JSON in `--out`."""
     sys.path.insert(0, str(Path(__file__).parent))
+    from backend_cpu import backends_cpu_seconds, remember_backends
     from synthetic_history import load_synthetic_history
 
     from vcpipeline.rules.store import (
@@ -87,7 +63,7 @@ def run_task(args: argparse.Namespace) -> None:
     if args.task == "load":
         upgrade(args.url)
     engine = make_engine(args.url)
-    pids = _backend_pids(engine)
+    pids = remember_backends(engine)
     folder = Path(args.work)
     if args.task == "load":
         result: Any = load_synthetic_history(engine, args.n, as_of=AS_OF)
@@ -104,7 +80,7 @@ def run_task(args: argparse.Namespace) -> None:
         result = finish_obligations(engine, plan, results)
     else:
         result = load_summaries(engine, AS_OF)
-    server = _server_cpu(pids)
+    server = backends_cpu_seconds(pids)
     engine.dispose()
     Path(args.out).write_text(json.dumps({
         "result": result, "wall": time.perf_counter() - began, "cpu": time.process_time() - cpu,
